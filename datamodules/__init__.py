@@ -1,0 +1,1 @@
+"""Data side of albert-lightning: tokenizers, pretraining-instance creation, TFRecord I/O, DataModules."""

@@ -1,0 +1,210 @@
+"""TFRecord pretraining DataModule: Google-schema shards -> batches, sharded across ranks and workers.
+
+The records form one map-style dataset (random access through each shard's index, built by a
+header scan when no ``.index`` file exists). Splitting work is left to a ``DistributedSampler``
+the DataModule builds itself, with the trainer's rank and world size: every rank gets a disjoint,
+equal share of one seeded permutation per epoch, and DataLoader workers split that share by batch.
+So no record is seen twice in an epoch on any number of ranks x workers (the ``tfrecord`` package's
+iterable reader repeats data per worker and ignores DDP ranks), and Lightning keeps our sampler
+instead of adding its own. A global permutation replaces a shuffle buffer: it shuffles fully.
+
+Batches are trimmed to their longest real sequence: attention masks padding anyway, and positions
+are absolute, so outputs on real tokens (and the loss) are unchanged while padding costs nothing.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from datamodules.errors import UserInputError
+from datamodules.files import expand_input_files
+from datamodules.tfrecord_io import TRAINING_FEATURES, parse_example, read_record, record_offsets
+from datamodules.tokenization import load_tokenizer
+
+
+class PretrainingRecords(Dataset):
+    """Random access to the records of several TFRecord shards; item = dict of tensors + ``record_index``."""
+
+    def __init__(self, files: list[str]):
+        self.files = files
+        tables = [record_offsets(f) for f in files]
+        empty = [f for f, t in zip(files, tables) if len(t) == 0]
+        if empty:
+            raise UserInputError(f"{empty[0]}: TFRecord file holds no records")
+        self.file_of = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(tables)])
+        self.offsets = np.concatenate(tables)
+        self.vocab_size: Optional[int] = None  # set by check_model_limits: ids must stay below it
+        self._handles: dict[int, object] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def _file(self, i: int):
+        if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's file offsets
+            self._handles, self._pid = {}, os.getpid()
+        if i not in self._handles:
+            self._handles[i] = open(self.files[i], "rb")
+        return self._handles[i]
+
+    def example(self, index: int) -> dict[str, np.ndarray]:
+        file_index = int(self.file_of[index])
+        path = self.files[file_index]
+        offset, length = (int(x) for x in self.offsets[index])
+        data = read_record(self._file(file_index), path, offset, length)
+        try:
+            example = parse_example(data)
+        except KeyError as e:
+            raise UserInputError(f"{path}: record at byte offset {offset} lacks the feature {e.args[0]!r}") from None
+        except Exception as e:  # protobuf's DecodeError: the CRC matched but the bytes are no Example
+            raise UserInputError(f"{path}: record at byte offset {offset} is not a tf.train.Example ({e})") from None
+        if self.vocab_size is not None:
+            top = int(max(example["input_ids"].max(), example["masked_lm_ids"].max()))
+            if top >= self.vocab_size:
+                raise UserInputError(f"{path}: token id {top} (record at byte offset {offset}) is >= the model's "
+                                     f"vocab_size {self.vocab_size}; raise model.vocab_size or use the right data")
+        return example
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = {k: torch.from_numpy(v) for k, v in self.example(index).items()}
+        item["record_index"] = torch.tensor(index)
+        return item
+
+    def __getstate__(self):  # open files do not pickle into spawned workers
+        return {**self.__dict__, "_handles": {}}
+
+
+def collate_pretraining(items: list[dict[str, torch.Tensor]], trim_padding: bool = True) -> dict[str, torch.Tensor]:
+    batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+    if trim_padding:
+        length = int(batch["input_mask"].sum(1).max())
+        for k in ("input_ids", "input_mask", "segment_ids"):
+            batch[k] = batch[k][:, :length]
+    return batch
+
+
+class PretrainingDataModule(pl.LightningDataModule):
+    """Batches of Google-schema pretraining records from TFRecord shards.
+
+    Args:
+        train_files: glob(s) or list of TFRecord shards (comma-separated globs work too).
+        val_files: shards for validation; if absent, ``val_fraction`` of the training records is held out.
+        val_fraction: share of training records held out for validation when ``val_files`` is not given.
+        batch_size: sequences per device per step.
+        num_workers: DataLoader worker processes per device.
+        tokenizer: SentencePiece ``.model`` or WordPiece ``vocab.txt`` the data was made with; checked
+            against the model's vocab_size and stored in checkpoints for the later stages.
+        do_lower_case: how the tokenizer lower-cases (stored with it).
+        shuffle: reshuffle the training records every epoch.
+        seed: seed of the shuffle and of the validation hold-out.
+        trim_padding: cut each batch to its longest real sequence (same loss, less compute).
+    """
+
+    def __init__(
+        self,
+        train_files: Union[str, list[str], None] = None,
+        val_files: Union[str, list[str], None] = None,
+        val_fraction: float = 0.0,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        tokenizer: Optional[str] = None,
+        do_lower_case: bool = True,
+        shuffle: bool = True,
+        seed: int = 0,
+        trim_padding: bool = True,
+    ):
+        super().__init__()
+        if not 0.0 <= val_fraction < 1.0:
+            raise UserInputError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
+        if batch_size < 1 or num_workers < 0:
+            raise UserInputError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got {batch_size}, {num_workers}")
+        self.save_hyperparameters()
+        self.train_set: Optional[Dataset] = None
+        self.val_set: Optional[Dataset] = None
+        self.tokenizer_state: Optional[dict] = None
+
+    def setup(self, stage: str) -> None:
+        hp = self.hparams
+        if self.train_set is not None or self.val_set is not None:
+            return
+        if hp.tokenizer:
+            tokenizer = load_tokenizer(hp.tokenizer, hp.do_lower_case)
+            with open(hp.tokenizer, "rb") as f:
+                self.tokenizer_state = {"file_name": os.path.basename(hp.tokenizer), "data": f.read(),
+                                        "do_lower_case": hp.do_lower_case, "vocab_size": tokenizer.vocab_size}
+        if stage == "fit" or hp.val_files is None:
+            if hp.train_files is None:
+                raise UserInputError("data.train_files is required (a glob or list of TFRecord files)")
+            train = PretrainingRecords(expand_input_files(hp.train_files, "data.train_files"))
+        if hp.val_files is not None:
+            self.val_set = PretrainingRecords(expand_input_files(hp.val_files, "data.val_files"))
+            self.train_set = train if stage == "fit" else None
+        elif hp.val_fraction > 0:
+            order = np.random.default_rng(hp.seed).permutation(len(train))
+            n_val = max(1, int(round(len(train) * hp.val_fraction)))
+            self.val_set = Subset(train, np.sort(order[:n_val]).tolist())
+            self.train_set = Subset(train, np.sort(order[n_val:]).tolist())
+        else:
+            self.train_set = train
+
+    @staticmethod
+    def _records(dataset: Dataset) -> PretrainingRecords:
+        return dataset.dataset if isinstance(dataset, Subset) else dataset
+
+    def check_model_limits(self, vocab_size: int, max_position_embeddings: int) -> None:
+        """Called by the model's ``setup``: refuse data or a tokenizer the model cannot embed."""
+        if self.tokenizer_state and self.tokenizer_state["vocab_size"] > vocab_size:
+            raise UserInputError(
+                f"data.tokenizer {self.hparams.tokenizer} has {self.tokenizer_state['vocab_size']} pieces but the "
+                f"model's vocab_size is {vocab_size}; set model.vocab_size >= {self.tokenizer_state['vocab_size']}")
+        for dataset in (self.train_set, self.val_set):
+            if dataset is None:
+                continue
+            records = self._records(dataset)
+            records.vocab_size = vocab_size
+            seq_len = len(records.example(0)["input_ids"])
+            if seq_len > max_position_embeddings:
+                raise UserInputError(
+                    f"{records.files[0]}: max_seq_length {seq_len} is larger than the model's "
+                    f"max_position_embeddings {max_position_embeddings}")
+
+    def _loader(self, dataset: Dataset, train: bool) -> DataLoader:
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        if train and len(dataset) % world:
+            rank_zero_warn(f"{len(dataset) % world} of {len(dataset)} training records are left out each epoch "
+                           f"(a different random few each epoch) so that each of the {world} ranks gets the same number")
+        if len(dataset) < world:
+            raise UserInputError(f"only {len(dataset)} records for {world} ranks: every rank needs at least one")
+        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=train and self.hparams.shuffle,
+                                     seed=self.hparams.seed, drop_last=train)
+        return DataLoader(
+            dataset, batch_size=self.hparams.batch_size, sampler=sampler, num_workers=self.hparams.num_workers,
+            collate_fn=collate_pretraining if self.hparams.trim_padding else _collate_untrimmed,
+            persistent_workers=self.hparams.num_workers > 0, pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        if self.val_set is None:
+            return []
+        return self._loader(self.val_set, train=False)
+
+    def state_dict(self) -> dict:
+        """Saved in every checkpoint: the tokenizer itself, so later stages need no path to it."""
+        return {"tokenizer": self.tokenizer_state} if self.tokenizer_state else {}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.tokenizer_state = state_dict.get("tokenizer") or self.tokenizer_state
+
+
+def _collate_untrimmed(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return collate_pretraining(items, trim_padding=False)

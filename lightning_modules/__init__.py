@@ -1,0 +1,1 @@
+"""Model side of albert-lightning: LightningModules, the LAMB optimizer and its schedule."""

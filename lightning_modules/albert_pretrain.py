@@ -1,0 +1,165 @@
+"""AlbertPretrainModule: masked-LM + sentence-order pretraining of transformers' ALBERT on Lightning.
+
+The weights live in a ``transformers.AlbertForPreTraining`` (``self.model``), so a checkpoint's
+``model.*`` tensors are exactly that class's ``state_dict`` and ``save_pretrained`` works without
+renaming. The forward pass is ours: the MLM head runs only on the gathered masked positions
+(Google's ``gather_indexes``), not on every position as ``AlbertForPreTraining.forward`` does.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any, Optional, Union
+
+import lightning.pytorch as pl
+import torch
+import torch.nn.functional as F
+from transformers import AlbertConfig, AlbertForPreTraining
+
+from datamodules.errors import UserInputError
+from lightning_modules.lamb import Lamb
+from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
+
+
+def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None) -> AlbertConfig:
+    """An AlbertConfig from a Google/HF ``albert_config.json`` path, a dict of fields, or a HF model directory."""
+    if isinstance(albert_config, str):
+        path = os.path.join(albert_config, "config.json") if os.path.isdir(albert_config) else albert_config
+        if not os.path.isfile(path):
+            raise UserInputError(f"albert_config {albert_config} does not exist (expected an albert_config.json)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                fields = json.load(f)
+        except json.JSONDecodeError as e:
+            raise UserInputError(f"albert_config {path}: not valid JSON ({e})") from None
+    elif isinstance(albert_config, dict):
+        fields = dict(albert_config)
+    else:
+        raise UserInputError("model.albert_config is required: a path to albert_config.json or a dict of its fields")
+    if vocab_size is not None:
+        fields["vocab_size"] = vocab_size
+    # Google's configs say "gelu" but mean the tanh approximation (HF's "gelu_new").
+    if fields.get("hidden_act") == "gelu" and "model_type" not in fields:
+        fields["hidden_act"] = "gelu_new"
+    config = AlbertConfig(**fields)
+    return config
+
+
+def load_pretrained_weights(model: torch.nn.Module, init_from: str) -> None:
+    """Copy weights from our ``.ckpt`` (its ``model.*`` tensors) or a ``save_pretrained`` directory."""
+    if os.path.isdir(init_from):
+        source = type(model).from_pretrained(init_from, local_files_only=True).state_dict()
+    elif os.path.isfile(init_from):
+        checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
+        state = checkpoint.get("state_dict", {})
+        source = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
+        if not source:
+            raise UserInputError(f"init_from {init_from}: no model.* weights in this checkpoint")
+    else:
+        raise UserInputError(f"init_from {init_from} does not exist (expected a .ckpt file or a HF model directory)")
+    target = model.state_dict()
+    for name, tensor in source.items():
+        if name in target and target[name].shape != tensor.shape:
+            raise UserInputError(
+                f"init_from {init_from}: {name} has shape {tuple(tensor.shape)} but the model expects "
+                f"{tuple(target[name].shape)} (vocab_size or hidden sizes differ)")
+    missing = [k for k in target if k not in source]
+    if missing:
+        raise UserInputError(f"init_from {init_from}: lacks {len(missing)} weight(s), e.g. {missing[0]}")
+    model.load_state_dict(source, strict=False)
+
+
+class AlbertPretrainModule(pl.LightningModule):
+    """ALBERT pretraining: loss = weighted masked-LM cross-entropy + sentence-order cross-entropy.
+
+    Args:
+        albert_config: path to a Google/HF ``albert_config.json`` (or a HF model dir), or its fields as a dict.
+        vocab_size: overrides the config's vocab_size (must cover the tokenizer and the data's ids).
+        init_from: start from our pretraining ``.ckpt`` or a ``save_pretrained`` directory.
+        learning_rate: peak LAMB learning rate (ALBERT: 0.00176 at batch 4096).
+        warmup_steps: linear warmup steps; then polynomial decay to 0 at the trainer's last step.
+        poly_power: power of the decay (1.0 = linear, as in ALBERT).
+        weight_decay: LAMB weight decay (not on LayerNorm/bias).
+        betas, eps: LAMB moments and epsilon (ALBERT: 0.9, 0.999, 1e-6).
+    """
+
+    def __init__(
+        self,
+        albert_config: Union[str, dict, None] = None,
+        vocab_size: Optional[int] = None,
+        init_from: Optional[str] = None,
+        learning_rate: float = 0.00176,
+        warmup_steps: int = 3125,
+        poly_power: float = 1.0,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-6,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.config = load_albert_config(albert_config, vocab_size)
+        self.model = AlbertForPreTraining(self.config)
+        if init_from:
+            load_pretrained_weights(self.model, init_from)
+        self._last_batch_time: Optional[float] = None
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "check_model_limits"):
+            datamodule.check_model_limits(self.config.vocab_size, self.config.max_position_embeddings)
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Losses and accuracies for one batch of Google-schema features."""
+        out = self.model.albert(
+            input_ids=batch["input_ids"], attention_mask=batch["input_mask"], token_type_ids=batch["segment_ids"]
+        )
+        hidden = out.last_hidden_state  # (B, L, H)
+        positions = batch["masked_lm_positions"]  # (B, P)
+        gathered = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
+        mlm_logits = self.model.predictions(gathered).float()  # (B, P, V): only masked positions
+        weights = batch["masked_lm_weights"].float()
+        labels = batch["masked_lm_ids"]
+        per_token = F.cross_entropy(mlm_logits.flatten(0, 1), labels.flatten(), reduction="none")
+        weight_sum = weights.sum()
+        mlm_loss = (per_token * weights.flatten()).sum() / (weight_sum + 1e-5)
+        mlm_correct = (mlm_logits.argmax(-1) == labels).float()
+        mlm_accuracy = (mlm_correct * weights).sum() / (weight_sum + 1e-5)
+
+        sop_logits = self.model.sop_classifier(out.pooler_output).float()
+        sop_labels = batch["next_sentence_labels"].view(-1)
+        sop_loss = F.cross_entropy(sop_logits, sop_labels)
+        sop_accuracy = (sop_logits.argmax(-1) == sop_labels).float().mean()
+        return {"loss": mlm_loss + sop_loss, "mlm_loss": mlm_loss, "sop_loss": sop_loss,
+                "mlm_accuracy": mlm_accuracy, "sop_accuracy": sop_accuracy}
+
+    def _log_metrics(self, stage: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
+        on_step = stage == "train"
+        for name, value in metrics.items():
+            self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=batch_size,
+                     prog_bar=name == "loss", sync_dist=not on_step)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        metrics = self(batch)
+        batch_size = batch["input_ids"].size(0)
+        self._log_metrics("train", metrics, batch_size)
+        now = time.perf_counter()
+        if self._last_batch_time is not None:
+            self.log("train/sequences_per_s", batch_size / (now - self._last_batch_time), on_step=True)
+        self._last_batch_time = now
+        return metrics["loss"]
+
+    def on_train_epoch_start(self) -> None:
+        self._last_batch_time = None  # do not count validation or dataloader start-up as step time
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._log_metrics("val", self(batch), batch["input_ids"].size(0))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        optimizer = Lamb(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
+                         betas=tuple(hp.betas), eps=hp.eps)
+        total_steps = int(self.trainer.estimated_stepping_batches)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, warmup_poly_decay(hp.warmup_steps, total_steps, hp.poly_power))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

@@ -1,0 +1,51 @@
+"""The LightningCLI every training script shares: checkpoints under the run's root, one-line errors.
+
+Checkpoints go to ``<trainer.default_root_dir>/checkpoints``: ``last.ckpt`` plus the newest periodic
+one every ``checkpoint.every_n_train_steps`` steps (a killed run loses at most that many), and
+``best.ckpt`` by ``best_checkpoint.monitor``. A fixed directory is what lets ``--ckpt_path last``
+find the previous run's checkpoint.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from datamodules.errors import UserInputError
+
+
+def _checkpoint_dir(root_dir: str | None) -> str:
+    return os.path.join(root_dir or ".", "checkpoints")
+
+
+class AlbertCLI(LightningCLI):
+    def __init__(self, *args, best_monitor: str = "val/loss", best_mode: str = "min", **kwargs):
+        self._best = (best_monitor, best_mode)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        kwargs.setdefault("seed_everything_default", 1234)
+        super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults({"checkpoint.save_last": True, "checkpoint.every_n_train_steps": 500,
+                             "checkpoint.filename": "step-{step}", "checkpoint.save_top_k": 1})
+        parser.link_arguments("trainer.default_root_dir", "checkpoint.dirpath", compute_fn=_checkpoint_dir)
+        parser.add_lightning_class_args(ModelCheckpoint, "best_checkpoint")
+        monitor, mode = self._best
+        parser.set_defaults({"best_checkpoint.monitor": monitor, "best_checkpoint.mode": mode,
+                             "best_checkpoint.filename": "best", "best_checkpoint.save_top_k": 1,
+                             "best_checkpoint.enable_version_counter": False})
+        parser.link_arguments("trainer.default_root_dir", "best_checkpoint.dirpath", compute_fn=_checkpoint_dir)
+
+
+def run_cli(model_class, datamodule_class, **kwargs) -> None:
+    """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
+    try:
+        AlbertCLI(model_class, datamodule_class, **kwargs)
+    except UserInputError as e:
+        # Errors raised in DataLoader workers come back wrapped with the worker's traceback: keep the message.
+        message = [line for line in str(e).strip().splitlines() if line.strip()][-1]
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)
