@@ -137,13 +137,13 @@ def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True) -> Token
         vocab = [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
         starts = np.array([_sentencepiece_start_piece(p) for p in vocab], dtype=bool)
         return Tokenizer(path, "sentencepiece", do_lower_case, vocab, starts, sp)
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizerFast  # transformers 5: the fast one; `vocab=` (a `vocab_file=` is ignored)
 
     with open(path, encoding="utf-8") as f:
         vocab = [line.rstrip("\n") for line in f]
     if not any(vocab):
         raise UserInputError(f"{path}: empty vocabulary file")
-    backend = BertTokenizerFast(vocab_file=path, do_lower_case=do_lower_case, tokenize_chinese_chars=True)
+    backend = BertTokenizerFast(vocab=path, do_lower_case=do_lower_case)
     starts = np.array([not p.startswith("##") for p in vocab], dtype=bool)
     return Tokenizer(path, "wordpiece", do_lower_case, vocab, starts, backend)
 
@@ -169,7 +169,8 @@ def train_sentencepiece(
             minloglevel=2, **ALBERT_SPM_TRAINER_ARGS,
         )
     except RuntimeError as e:
-        raise UserInputError(f"SentencePiece could not train on {', '.join(input_files)}: {str(e).strip()}") from None
+        reason = str(e).strip().split("] ")[-1]  # drop sentencepiece's source location prefix
+        raise UserInputError(f"SentencePiece could not train on {', '.join(input_files)}: {reason}") from None
     sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
     vocab_lines = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
     model_path, vocab_path = f"{model_prefix}.model", f"{model_prefix}.vocab"

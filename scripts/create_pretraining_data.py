@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Corpus -> TFRecords of ALBERT pretraining instances (n-gram masked LM + sentence order), no TensorFlow.
+
+Same input format, flag names and output features as google-research/ALBERT's
+create_pretraining_data.py (one sentence per line, a blank line between documents), plus
+--num_workers, --num_shards, an .index file per shard and a summary line.
+
+  python scripts/create_pretraining_data.py --input_file corpus.txt --output_file runs/data/train.tfrecord \\
+      --spm_model_file runs/vocab/spm.model --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5
+"""
+import argparse
+import sys
+
+from datamodules.errors import UserInputError
+from datamodules.pretraining_data import create_pretraining_data
+from datamodules.pretraining_instances import MaskingConfig
+
+
+def str2bool(value: str) -> bool:
+    if value.lower() in ("1", "true", "yes", "y"):
+        return True
+    if value.lower() in ("0", "false", "no", "n"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
+    """absl-style boolean: --name, --name=false, --noname."""
+    parser.add_argument(f"--{name}", type=str2bool, nargs="?", const=True, default=default,
+                        help=f"{help} (default: {default})")
+    parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--input_file", required=True, help="input text file(s): globs, comma-separated")
+    p.add_argument("--output_file", required=True,
+                   help="output TFRecord; with --num_shards N: NAME-0000i-of-0000N.tfrecord")
+    p.add_argument("--spm_model_file", help="SentencePiece model (ALBERT's tokenizer)")
+    p.add_argument("--vocab_file", help="WordPiece vocab.txt, used when --spm_model_file is not given")
+    bool_flag(p, "do_lower_case", True, "lower-case the input text")
+    bool_flag(p, "do_whole_word_mask", True, "mask whole words, never single word pieces")
+    bool_flag(p, "favor_shorter_ngram", True, "p(n) proportional to 1/n rather than to n")
+    p.add_argument("--max_seq_length", type=int, default=512, help="tokens per instance (default: 512)")
+    p.add_argument("--max_predictions_per_seq", type=int, default=20, help="masked positions per instance (default: 20)")
+    p.add_argument("--masked_lm_prob", type=float, default=0.15, help="share of tokens masked (default: 0.15)")
+    p.add_argument("--dupe_factor", type=int, default=40, help="passes over the corpus, masked differently (default: 40)")
+    p.add_argument("--short_seq_prob", type=float, default=0.1,
+                   help="probability of a shorter target length (default: 0.1)")
+    p.add_argument("--ngram", type=int, default=3, help="longest masked n-gram, in words (default: 3)")
+    p.add_argument("--random_seed", type=int, default=12345, help="seed: same seed, same files (default: 12345)")
+    p.add_argument("--num_workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--num_shards", type=int, default=1, help="output files (default: 1)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    try:
+        tokenizer = args.spm_model_file or args.vocab_file
+        if not tokenizer:
+            raise UserInputError("give --spm_model_file (SentencePiece) or --vocab_file (WordPiece vocab.txt)")
+        cfg = MaskingConfig(
+            max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
+            masked_lm_prob=args.masked_lm_prob, short_seq_prob=args.short_seq_prob, ngram=args.ngram,
+            favor_shorter_ngram=args.favor_shorter_ngram, do_whole_word_mask=args.do_whole_word_mask,
+        )
+        summary = create_pretraining_data(
+            args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
+            dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
+            num_shards=args.num_shards, overwrite=args.overwrite, progress=not args.quiet,
+        )
+    except UserInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(summary.line())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
