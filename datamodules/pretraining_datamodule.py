@@ -167,8 +167,8 @@ class PretrainingDataModule(pl.LightningDataModule):
             if dataset is None:
                 continue
             records = self._records(dataset)
-            records.vocab_size = vocab_size
             seq_len = len(records.example(0)["input_ids"])
+            records.vocab_size = vocab_size
             if seq_len > max_position_embeddings:
                 raise UserInputError(
                     f"{records.files[0]}: max_seq_length {seq_len} is larger than the model's "

@@ -1,0 +1,100 @@
+import contextlib
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from datamodules.errors import UserInputError
+from datamodules.pretraining_datamodule import PretrainingDataModule
+
+
+def make_datamodule(path, rank=0, world=1, **kwargs):
+    dm = PretrainingDataModule(train_files=str(path), **kwargs)
+    dm.trainer = SimpleNamespace(world_size=world, global_rank=rank)
+    dm.setup("fit")
+    return dm
+
+
+def seen(loader, epoch=0):
+    loader.sampler.set_epoch(epoch)
+    return [int(i) for batch in loader for i in batch["record_index"]]
+
+
+def test_two_ranks_two_workers_see_disjoint_records_covering_the_shard(nyt_tfrecord):
+    total = len(make_datamodule(nyt_tfrecord).train_set)
+    per_rank = []
+    odd = pytest.warns(UserWarning, match=f"1 of {total} training records are left out")
+    with odd if total % 2 else contextlib.nullcontext():
+        for rank in range(2):
+            dm = make_datamodule(nyt_tfrecord, rank=rank, world=2, batch_size=64, num_workers=2)
+            per_rank.append(seen(dm.train_dataloader()))
+    a, b = per_rank
+    assert len(a) == len(b) == total // 2
+    assert len(set(a)) == len(a) and len(set(b)) == len(b) and not set(a) & set(b)
+    assert len(set(a) | set(b)) == total - total % 2
+
+
+def test_odd_count_leaves_out_a_different_record_each_epoch_with_a_warning(shared_data):
+    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"  # 2000 records
+    dm = PretrainingDataModule(train_files=str(path), val_fraction=0.0005, batch_size=100)  # 1 val, 1999 train
+    dm.trainer = SimpleNamespace(world_size=2, global_rank=0)
+    dm.setup("fit")
+    with pytest.warns(UserWarning, match="1 of 1999 training records are left out each epoch"):
+        loader = dm.train_dataloader()
+    left_out = []
+    for epoch in range(3):
+        dm_other = PretrainingDataModule(train_files=str(path), val_fraction=0.0005, batch_size=100)
+        dm_other.trainer = SimpleNamespace(world_size=2, global_rank=1)
+        dm_other.setup("fit")
+        other = dm_other.train_dataloader()
+        both = set(seen(loader, epoch)) | set(seen(other, epoch))
+        assert len(both) == 1998
+        left_out.append(set(dm.train_set.indices) - both)
+    assert len({frozenset(x) for x in left_out}) > 1
+
+
+def test_epochs_reshuffle_and_batches_trim_padding(shared_data):
+    dm = make_datamodule(shared_data / "google_tfrecord" / "reviews_train.tfrecord", batch_size=16)
+    loader = dm.train_dataloader()
+    assert seen(loader, 0) != seen(loader, 1)
+    assert sorted(seen(loader, 0)) == sorted(seen(loader, 1)) == list(range(2000))
+    batch = next(iter(loader))
+    assert batch["input_ids"].shape[1] == int(batch["input_mask"].sum(1).max()) < 128
+    assert batch["masked_lm_positions"].max() < batch["input_ids"].shape[1]
+    untrimmed = next(iter(make_datamodule(shared_data / "google_tfrecord" / "reviews_train.tfrecord",
+                                          trim_padding=False).train_dataloader()))
+    assert untrimmed["input_ids"].shape[1] == 128
+    assert batch["input_mask"].dtype == torch.int64
+
+
+def test_validation_fraction_and_files(shared_data):
+    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+    dm = make_datamodule(path, val_fraction=0.1)
+    assert len(dm.val_set) == 200 and len(dm.train_set) == 1800
+    assert not set(dm.val_set.indices) & set(dm.train_set.indices)
+    dm2 = PretrainingDataModule(train_files=str(path), val_files=str(shared_data / "seed_toy" / "restaurant_review_train"))
+    dm2.setup("fit")
+    assert len(dm2.val_set) == 40 and len(dm2.train_set) == 2000
+
+
+def test_model_limits_are_checked(shared_data):
+    dm = make_datamodule(shared_data / "seed_toy" / "restaurant_review_train", batch_size=40)
+    with pytest.raises(UserInputError, match="max_seq_length 512 is larger than the model's max_position_embeddings 128"):
+        dm.check_model_limits(vocab_size=159, max_position_embeddings=128)
+    dm.check_model_limits(vocab_size=100, max_position_embeddings=512)
+    with pytest.raises(UserInputError, match=r"restaurant_review_train: token id 1\d\d .* >= the model's vocab_size 100"):
+        next(iter(dm.train_dataloader()))
+    with_tokenizer = PretrainingDataModule(train_files=str(shared_data / "google_tfrecord" / "reviews_train.tfrecord"),
+                                           tokenizer=str(shared_data / "google_tfrecord" / "reviews_spm.model"))
+    with_tokenizer.setup("fit")
+    with pytest.raises(UserInputError, match="has 1600 pieces but the model's vocab_size is 1000"):
+        with_tokenizer.check_model_limits(vocab_size=1000, max_position_embeddings=512)
+    stored = with_tokenizer.state_dict()["tokenizer"]
+    assert stored["file_name"] == "reviews_spm.model" and stored["vocab_size"] == 1600
+    assert stored["data"] == (shared_data / "google_tfrecord" / "reviews_spm.model").read_bytes()
+
+
+def test_missing_files(tmp_path):
+    dm = PretrainingDataModule(train_files=str(tmp_path / "*.tfrecord"))
+    with pytest.raises(UserInputError, match=r"data.train_files '.*\*.tfrecord' matches no file"):
+        dm.setup("fit")
