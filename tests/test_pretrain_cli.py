@@ -1,0 +1,69 @@
+"""scripts/pretrain.py end to end: train, resume from last, and every bad input as a one-line error."""
+import shutil
+
+import pytest
+import torch
+
+from conftest import assert_one_line_error, run_script
+
+TOY = ["fit", "--config", "configs/pretrain_toy.yaml", "--trainer.enable_progress_bar", "false",
+       "--trainer.val_check_interval", "5", "--checkpoint.every_n_train_steps", "5", "--data.batch_size", "16"]
+
+
+@pytest.fixture
+def reviews(shared_data):
+    return shared_data / "google_tfrecord"
+
+
+def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_path):
+    args = TOY + ["--data.train_files", str(reviews / "reviews_train.tfrecord"), "--data.tokenizer",
+                  str(reviews / "reviews_spm.model"), "--model.vocab_size", "1600", "--model.warmup_steps", "4",
+                  "--trainer.default_root_dir", str(tmp_path)]
+    first = run_script("pretrain.py", *args, "--trainer.max_steps", "10")
+    assert first.returncode == 0, first.stderr[-3000:]
+    ckpt_dir = tmp_path / "checkpoints"
+    assert {"last.ckpt", "best.ckpt"} <= {p.name for p in ckpt_dir.iterdir()}
+    after_first = torch.load(ckpt_dir / "last.ckpt", map_location="cpu", weights_only=False)
+    assert after_first["global_step"] == 10
+    assert after_first["PretrainingDataModule"]["tokenizer"]["file_name"] == "reviews_spm.model"
+    shutil.copy(ckpt_dir / "last.ckpt", tmp_path / "first.ckpt")
+
+    second = run_script("pretrain.py", *args, "--trainer.max_steps", "20", "--ckpt_path", "last")
+    assert second.returncode == 0, second.stderr[-3000:]
+    resumed = torch.load(ckpt_dir / "last.ckpt", map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 20
+    scheduler = resumed["lr_schedulers"][0]
+    assert scheduler["last_epoch"] == 20
+    # warmup 4 then linear decay to 0 at step 20: the schedule kept counting from the checkpoint
+    assert scheduler["_last_lr"][0] == pytest.approx(0.005 * (1 - 20 / 20), abs=1e-9)
+    moved = [not torch.equal(after_first["state_dict"][k], v) for k, v in resumed["state_dict"].items()]
+    assert any(moved)
+    tb_events = list(tmp_path.glob("lightning_logs/*/events.out.tfevents.*"))
+    assert tb_events
+
+
+@pytest.mark.parametrize("case", ["glob", "vocab", "positions", "truncated", "token_id", "config"])
+def test_bad_input_is_one_line_error(reviews, shared_data, tmp_path, case):
+    base = TOY + ["--trainer.max_steps", "2", "--trainer.default_root_dir", str(tmp_path / "run")]
+    train = ["--data.train_files", str(reviews / "reviews_train.tfrecord")]
+    if case == "truncated":
+        broken = tmp_path / "broken.tfrecord"
+        broken.write_bytes((reviews / "reviews_train.tfrecord").read_bytes()[:5000])
+        train = ["--data.train_files", str(broken)]
+    args, fragments = {
+        "glob": (["--data.train_files", str(tmp_path / "nothing*.tfrecord")], ["nothing*.tfrecord", "matches no file"]),
+        "vocab": (train + ["--data.tokenizer", str(reviews / "reviews_spm.model"), "--model.vocab_size", "1000"],
+                  ["1600 pieces", "vocab_size is 1000"]),
+        "positions": (["--data.train_files", str(shared_data / "seed_toy" / "restaurant_review_train"),
+                       "--model.vocab_size", "159"], ["max_seq_length 512", "max_position_embeddings 128"]),
+        "truncated": (train + ["--model.vocab_size", "1600"], ["broken.tfrecord", "byte offset", "truncated"]),
+        "token_id": (train + ["--model.vocab_size", "500"], ["reviews_train.tfrecord", "token id", "vocab_size 500"]),
+        "config": (train + ["--model.albert_config", str(tmp_path / "none.json")], ["none.json", "does not exist"]),
+    }[case]
+    assert_one_line_error(run_script("pretrain.py", *base, *args), *fragments)
+
+
+@pytest.mark.parametrize("script", ["build_vocab.py", "create_pretraining_data.py", "pretrain.py"])
+def test_every_script_has_help(script):
+    result = run_script(script, "--help")
+    assert result.returncode == 0 and "usage" in result.stdout.lower()
