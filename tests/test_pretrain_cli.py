@@ -35,7 +35,7 @@ def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_pat
     scheduler = resumed["lr_schedulers"][0]
     assert scheduler["last_epoch"] == 20
     # warmup 4 then linear decay to 0 at step 20: the schedule kept counting from the checkpoint
-    assert scheduler["_last_lr"][0] == pytest.approx(0.005 * (1 - 20 / 20), abs=1e-9)
+    assert scheduler["_last_lr"][0] == pytest.approx(0.01 * (1 - 20 / 20), abs=1e-9)
     moved = [not torch.equal(after_first["state_dict"][k], v) for k, v in resumed["state_dict"].items()]
     assert any(moved)
     tb_events = list(tmp_path.glob("lightning_logs/*/events.out.tfevents.*"))
