@@ -24,8 +24,8 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from datamodules.errors import UserInputError
 from datamodules.files import expand_input_files
-from datamodules.tfrecord_io import TRAINING_FEATURES, parse_example, read_record, record_offsets
-from datamodules.tokenization import load_tokenizer
+from datamodules.tfrecord_io import parse_example, read_record, record_offsets
+from datamodules.tokenization import tokenizer_state
 
 
 class PretrainingRecords(Dataset):
@@ -134,10 +134,7 @@ class PretrainingDataModule(pl.LightningDataModule):
         if self.train_set is not None or self.val_set is not None:
             return
         if hp.tokenizer:
-            tokenizer = load_tokenizer(hp.tokenizer, hp.do_lower_case)
-            with open(hp.tokenizer, "rb") as f:
-                self.tokenizer_state = {"file_name": os.path.basename(hp.tokenizer), "data": f.read(),
-                                        "do_lower_case": hp.do_lower_case, "vocab_size": tokenizer.vocab_size}
+            self.tokenizer_state = tokenizer_state(hp.tokenizer, hp.do_lower_case)
         if stage == "fit" or hp.val_files is None:
             if hp.train_files is None:
                 raise UserInputError("data.train_files is required (a glob or list of TFRecord files)")

@@ -9,7 +9,9 @@ Two vocabularies are accepted wherever a tokenizer is taken:
 from __future__ import annotations
 
 import io
+import json
 import os
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,37 @@ def preprocess_text(text: str, lower: bool) -> str:
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.lower() if lower else text
+
+
+def normalize_with_alignment(text: str, lower: bool) -> tuple[str, list[int]]:
+    """``preprocess_text`` that also returns, for each output character, its index in ``text``.
+
+    Done character by character so that token offsets can be mapped back to the original text.
+    """
+    out: list[str] = []
+    origin: list[int] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                origin.append(i)
+        elif text.startswith("``", i) or text.startswith("''", i):
+            out.append('"')
+            origin.append(i)
+            i += 1
+        else:
+            for d in unicodedata.normalize("NFKD", c):
+                if not unicodedata.combining(d):
+                    for e in (d.lower() if lower else d):
+                        out.append(e)
+                        origin.append(i)
+        i += 1
+    if out and out[-1] == " ":
+        out.pop()
+        origin.pop()
+    return "".join(out), origin
 
 
 @dataclass
@@ -102,6 +135,31 @@ class Tokenizer:
         encoded = self._backend.encode(lines)
         return [self._fix_digit_comma(ids) if self._digit_comma[ids].any() else ids for ids in encoded]
 
+    def encode_with_offsets(self, text: str) -> tuple[list[int], list[tuple[int, int]]]:
+        """Token ids (as ``encode_lines``) and each token's (start, end) in ``text``, whitespace excluded."""
+        if self.kind == "wordpiece":
+            enc = self._backend(text, add_special_tokens=False, return_offsets_mapping=True)
+            return enc["input_ids"], [tuple(o) for o in enc["offset_mapping"]]
+        normalized, origin = normalize_with_alignment(text, self.do_lower_case)
+        char_of_byte = [i for i, c in enumerate(normalized) for _ in c.encode("utf-8")] + [len(normalized)]
+        ids, offsets = [], []
+        for piece in self._backend.encode(normalized, return_type="proto").pieces:
+            start, end = char_of_byte[piece.begin], char_of_byte[piece.end]
+            while start < end and normalized[start] == " ":
+                start += 1
+            parts = [piece.id]
+            if self._digit_comma[piece.id]:
+                parts = self._fix_digit_comma([piece.id])
+            # Split the piece's characters over its parts by their lengths (only "12," -> "12" "," splits).
+            lengths = [len(self.vocab[p].lstrip(SPIECE_UNDERLINE)) for p in parts]
+            cursor = start
+            for part, length in zip(parts, lengths):
+                stop = min(end, cursor + length) if part != parts[-1] else end
+                ids.append(part)
+                offsets.append(_original_span(origin, cursor, stop, len(text)))
+                cursor = stop
+        return ids, offsets
+
     def _fix_digit_comma(self, ids: list[int]) -> list[int]:
         out: list[int] = []
         for i in ids:
@@ -114,6 +172,14 @@ class Tokenizer:
                 sub = sub[1:] if len(sub[0]) == 1 else [sub[0][1:]] + sub[1:]
             out.extend(self._backend.piece_to_id(p) for p in sub + [","])
         return out
+
+
+def _original_span(origin: list[int], start: int, end: int, text_length: int) -> tuple[int, int]:
+    """Normalized [start, end) -> original [start, end); an empty span stays empty."""
+    if start >= end:
+        position = origin[start] if start < len(origin) else text_length
+        return position, position
+    return origin[start], origin[end - 1] + 1
 
 
 def _sentencepiece_start_piece(piece: str) -> bool:
@@ -179,3 +245,44 @@ def train_sentencepiece(
     atomic_write_bytes(vocab_path, vocab_lines.encode("utf-8"))
     return model_path, vocab_path
 
+
+
+def tokenizer_state(path: str, do_lower_case: bool) -> dict:
+    """The tokenizer file itself, for checkpoints: later stages need no path to it."""
+    tokenizer = load_tokenizer(path, do_lower_case)
+    with open(path, "rb") as f:
+        return {"file_name": os.path.basename(path), "data": f.read(), "do_lower_case": do_lower_case,
+                "vocab_size": tokenizer.vocab_size}
+
+
+def tokenizer_from_state(state: dict) -> Tokenizer:
+    """Load a tokenizer stored by ``tokenizer_state`` (written to a private temporary folder)."""
+    folder = tempfile.mkdtemp(prefix="albert-tokenizer-")
+    path = os.path.join(folder, state["file_name"])
+    with open(path, "wb") as f:
+        f.write(state["data"])
+    return load_tokenizer(path, state["do_lower_case"])
+
+
+def tokenizer_from_checkpoint(source: str) -> dict | None:
+    """The tokenizer state inside one of our ``.ckpt`` files or a HF directory, or None if it has none."""
+    if os.path.isdir(source):
+        for name in ("spiece.model", "vocab.txt"):
+            path = os.path.join(source, name)
+            if os.path.isfile(path):
+                lower = True
+                config = os.path.join(source, "tokenizer_config.json")
+                if os.path.isfile(config):
+                    with open(config, encoding="utf-8") as f:
+                        lower = bool(json.load(f).get("do_lower_case", True))
+                return tokenizer_state(path, lower)
+        return None
+    if not os.path.isfile(source):
+        raise UserInputError(f"{source} does not exist (expected a .ckpt file or a HF model directory)")
+    import torch
+
+    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+    for value in checkpoint.values():
+        if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
+            return value["tokenizer"]
+    return None

@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+import yaml
 from transformers import AlbertConfig, AlbertForPreTraining
 
 from datamodules.errors import UserInputError
@@ -34,7 +35,8 @@ def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Option
         except json.JSONDecodeError as e:
             raise UserInputError(f"albert_config {path}: not valid JSON ({e})") from None
     elif isinstance(albert_config, dict):
-        fields = dict(albert_config)
+        # Command-line overrides (--model.albert_config.hidden_size 128) arrive as strings.
+        fields = {k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in albert_config.items()}
     else:
         raise UserInputError("model.albert_config is required: a path to albert_config.json or a dict of its fields")
     if vocab_size is not None:
@@ -42,8 +44,16 @@ def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Option
     # Google's configs say "gelu" but mean the tanh approximation (HF's "gelu_new").
     if fields.get("hidden_act") == "gelu" and "model_type" not in fields:
         fields["hidden_act"] = "gelu_new"
-    config = AlbertConfig(**fields)
-    return config
+    return AlbertConfig(**fields)
+
+
+def config_fields(config: AlbertConfig) -> dict:
+    """A config's architecture fields, for storing in checkpoints (labels are stored separately)."""
+    fields = config.to_dict()
+    for key in ("id2label", "label2id", "num_labels", "_name_or_path", "transformers_version", "architectures",
+                "dtype", "torch_dtype"):
+        fields.pop(key, None)
+    return fields
 
 
 def load_pretrained_weights(model: torch.nn.Module, init_from: str) -> None:
@@ -97,11 +107,13 @@ class AlbertPretrainModule(pl.LightningModule):
         eps: float = 1e-6,
     ):
         super().__init__()
-        self.save_hyperparameters()
         self.config = load_albert_config(albert_config, vocab_size)
         self.model = AlbertForPreTraining(self.config)
         if init_from:
             load_pretrained_weights(self.model, init_from)
+        self.save_hyperparameters()
+        self.hparams.albert_config = config_fields(self.config)  # self-contained checkpoints
+        self.hparams.vocab_size = None  # already in albert_config
         self._last_batch_time: Optional[float] = None
 
     def setup(self, stage: str) -> None:

@@ -21,8 +21,10 @@ def _checkpoint_dir(root_dir: str | None) -> str:
 
 
 class AlbertCLI(LightningCLI):
-    def __init__(self, *args, best_monitor: str = "val/loss", best_mode: str = "min", **kwargs):
+    def __init__(self, *args, best_monitor: str = "val/loss", best_mode: str = "min", links=(), **kwargs):
+        """``links``: (source, target, apply_on) argument links, e.g. the DataModule's labels into the model."""
         self._best = (best_monitor, best_mode)
+        self._links = links
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("seed_everything_default", 1234)
         super().__init__(*args, **kwargs)
@@ -38,6 +40,8 @@ class AlbertCLI(LightningCLI):
                              "best_checkpoint.filename": "best", "best_checkpoint.save_top_k": 1,
                              "best_checkpoint.enable_version_counter": False})
         parser.link_arguments("trainer.default_root_dir", "best_checkpoint.dirpath", compute_fn=_checkpoint_dir)
+        for source, target, apply_on in self._links:
+            parser.link_arguments(source, target, apply_on=apply_on)
 
 
 def run_cli(model_class, datamodule_class, **kwargs) -> None:

@@ -1,0 +1,205 @@
+"""Token-classification data: texts with character spans -> windows of sub-word ids with BIO labels.
+
+Labelling choice: every sub-token of an entity is labelled, B- on the entity's first sub-token and
+I- on the rest (so a predicted entity maps straight back to characters); whitespace-only pieces
+get -100 (ignored by the loss and metrics). Texts longer than ``max_seq_length - 2`` tokens are cut
+into overlapping windows, never truncated; prediction merges them back (``merge_windows``).
+Batches are padded to their longest sequence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import lightning.pytorch as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from datamodules.errors import UserInputError
+from datamodules.span_labels import Span, TextExample, label_names_for, read_examples
+from datamodules.tokenization import (
+    Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
+)
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class EncodedText:
+    ids: list[int]
+    offsets: list[tuple[int, int]]  # (start, end) in the original text per token
+    labels: list[int]  # label id per token, IGNORE_INDEX for whitespace pieces
+
+
+def token_labels(offsets: list[tuple[int, int]], spans: list[Span], label_index: dict[str, int]) -> list[int]:
+    """BIO label id per token from character spans: B on the first token touching a span, I on the rest."""
+    labels = []
+    span_iter = iter(sorted(spans, key=lambda s: s.start))
+    span = next(span_iter, None)
+    inside = False
+    for start, end in offsets:
+        if start == end:
+            labels.append(IGNORE_INDEX)
+            continue
+        while span is not None and start >= span.end:
+            span, inside = next(span_iter, None), False
+        if span is not None and start < span.end and end > span.start:
+            labels.append(label_index[f"{'I' if inside else 'B'}-{span.type}"])
+            inside = True
+        else:
+            labels.append(label_index["O"])
+    return labels
+
+
+def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[str, int]) -> EncodedText:
+    ids, offsets = tokenizer.encode_with_offsets(example.text)
+    return EncodedText(ids, offsets, token_labels(offsets, example.spans, label_index))
+
+
+def window_starts(n_tokens: int, window: int, overlap: int) -> list[int]:
+    """Start of each window of ``window`` tokens covering ``n_tokens``, consecutive windows sharing ``overlap``."""
+    if n_tokens <= window:
+        return [0]
+    stride = max(1, window - overlap)
+    starts = list(range(0, n_tokens - window, stride))
+    return starts + [n_tokens - window]
+
+
+class TokenWindows(Dataset):
+    """One item per window: ``input_ids`` with [CLS]/[SEP], ``labels``, and where it came from."""
+
+    def __init__(self, encoded: list[EncodedText], tokenizer: Tokenizer, max_seq_length: int, overlap: int):
+        self.encoded = encoded
+        self.cls_id, self.sep_id = tokenizer.cls_id, tokenizer.sep_id
+        window = max_seq_length - 2
+        self.windows = [(i, s, min(s + window, len(e.ids)))
+                        for i, e in enumerate(encoded) for s in window_starts(len(e.ids), window, overlap)]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        text_index, start, end = self.windows[index]
+        e = self.encoded[text_index]
+        return {
+            "input_ids": torch.tensor([self.cls_id, *e.ids[start:end], self.sep_id]),
+            "labels": torch.tensor([IGNORE_INDEX, *e.labels[start:end], IGNORE_INDEX]),
+            "text_index": torch.tensor(text_index),
+            "window_start": torch.tensor(start),
+        }
+
+
+def collate_windows(items: list[dict[str, torch.Tensor]], pad_id: int = 0) -> dict[str, torch.Tensor]:
+    """Pad to the longest window in the batch (not to max_seq_length)."""
+    length = max(len(item["input_ids"]) for item in items)
+    batch = {
+        "input_ids": torch.full((len(items), length), pad_id, dtype=torch.long),
+        "attention_mask": torch.zeros((len(items), length), dtype=torch.long),
+        "labels": torch.full((len(items), length), IGNORE_INDEX, dtype=torch.long),
+    }
+    for row, item in enumerate(items):
+        n = len(item["input_ids"])
+        batch["input_ids"][row, :n] = item["input_ids"]
+        batch["attention_mask"][row, :n] = 1
+        batch["labels"][row, :n] = item["labels"]
+    batch["text_index"] = torch.stack([item["text_index"] for item in items])
+    batch["window_start"] = torch.stack([item["window_start"] for item in items])
+    return batch
+
+
+class TokenClassificationDataModule(pl.LightningDataModule):
+    """Span-labelled texts (seed CSV ``review,dish_name`` or CoNLL/BIO) for token classification.
+
+    Args:
+        train_file, val_file, test_file: CSV or BIO files (chosen by extension, else by content).
+        tokenizer: SentencePiece ``.model`` or WordPiece ``vocab.txt``; when absent, the one stored in
+            ``init_from`` (our checkpoint) or inside a HF directory is used.
+        init_from: the model's initial checkpoint or HF directory (linked from ``model.init_from``).
+        do_lower_case: lower-case before tokenizing (as in pretraining).
+        entity_types: keep only these entity types (e.g. ``[Dish]`` on the MIT corpus); default all.
+        max_seq_length: longest window, [CLS] and [SEP] included; longer texts become overlapping windows.
+        window_overlap: tokens shared by consecutive windows.
+        batch_size: windows per batch.
+        num_workers: DataLoader workers.
+    """
+
+    def __init__(
+        self,
+        train_file: Optional[str] = None,
+        val_file: Optional[str] = None,
+        test_file: Optional[str] = None,
+        tokenizer: Optional[str] = None,
+        init_from: Optional[str] = None,
+        do_lower_case: bool = True,
+        entity_types: Optional[list[str]] = None,
+        max_seq_length: int = 128,
+        window_overlap: int = 32,
+        batch_size: int = 32,
+        num_workers: int = 0,
+    ):
+        super().__init__()
+        if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
+            raise UserInputError(f"data.max_seq_length must be >= 8 and 0 <= data.window_overlap < max_seq_length - 2, "
+                                 f"got {max_seq_length} and {window_overlap}")
+        self.save_hyperparameters()
+        self.examples = {split: read_examples(path, entity_types) for split, path in
+                         (("train", train_file), ("val", val_file), ("test", test_file)) if path}
+        if not self.examples:
+            raise UserInputError("give data.train_file, data.val_file or data.test_file")
+        first = "train" if "train" in self.examples else next(iter(self.examples))
+        types = {s.type for e in self.examples[first] for s in e.spans}
+        if not types:
+            raise UserInputError(f"{self._path(first)}: no labelled spans"
+                                 + (f" of types {entity_types}" if entity_types else ""))
+        for split, examples in self.examples.items():
+            unseen = sorted({s.type for e in examples for s in e.spans} - types)
+            if unseen:
+                raise UserInputError(f"{self._path(split)}: entity type(s) {unseen} do not occur in "
+                                     f"{self._path(first)} (types there: {sorted(types)})")
+        self.label_names = label_names_for(types)
+        self.tokenizer, self.tokenizer_state = self._load_tokenizer()
+        self.datasets: dict[str, TokenWindows] = {}
+
+    def _path(self, split: str) -> str:
+        return self.hparams[f"{split}_file"]
+
+    def _load_tokenizer(self) -> tuple[Tokenizer, dict]:
+        hp = self.hparams
+        if hp.tokenizer:
+            return load_tokenizer(hp.tokenizer, hp.do_lower_case), tokenizer_state(hp.tokenizer, hp.do_lower_case)
+        if hp.init_from:
+            state = tokenizer_from_checkpoint(hp.init_from)
+            if state is not None:
+                return tokenizer_from_state(state), state
+        raise UserInputError("data.tokenizer is required (a SentencePiece .model or vocab.txt) unless "
+                             "model.init_from is a checkpoint or HF directory that carries one")
+
+    def setup(self, stage: str) -> None:
+        label_index = {name: i for i, name in enumerate(self.label_names)}
+        for split, examples in self.examples.items():
+            if split not in self.datasets:
+                encoded = [encode_text(self.tokenizer, e, label_index) for e in examples]
+                self.datasets[split] = TokenWindows(encoded, self.tokenizer, self.hparams.max_seq_length,
+                                                    self.hparams.window_overlap)
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise UserInputError(f"data.{split}_file is required for this command")
+        return DataLoader(self.datasets[split], batch_size=self.hparams.batch_size, shuffle=shuffle,
+                          num_workers=self.hparams.num_workers, collate_fn=collate_windows,
+                          persistent_workers=self.hparams.num_workers > 0)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def state_dict(self) -> dict:
+        """Saved in checkpoints: what prediction needs besides the weights."""
+        return {"tokenizer": self.tokenizer_state, "label_names": self.label_names,
+                "max_seq_length": self.hparams.max_seq_length, "window_overlap": self.hparams.window_overlap}
+

@@ -1,0 +1,168 @@
+"""AlbertTokenClassifierModule: BIO tagging (dish names, or any entity types) on transformers' ALBERT.
+
+Weights live in a ``transformers.AlbertForTokenClassification`` (``self.model``). The encoder can
+start from our pretraining checkpoint, from a ``save_pretrained`` directory, or from random
+weights (the "no pretraining" baseline). The model config is stored, resolved, in the
+hyper-parameters, so a fine-tuned checkpoint is self-contained.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, Union
+
+import lightning.pytorch as pl
+import torch
+from torchmetrics.classification import MulticlassAccuracy
+from transformers import AlbertForTokenClassification, AlbertModel
+
+from datamodules.errors import UserInputError
+from datamodules.token_classification import IGNORE_INDEX
+from lightning_modules.albert_pretrain import config_fields, load_albert_config
+from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
+from lightning_modules.span_metrics import SpanF1
+
+
+def encoder_weights(init_from: str) -> tuple[dict[str, torch.Tensor], Optional[dict]]:
+    """ALBERT encoder tensors (``AlbertModel`` names) and the config fields stored with them, if any."""
+    if os.path.isdir(init_from):
+        model = AlbertModel.from_pretrained(init_from, local_files_only=True)
+        return model.state_dict(), model.config.to_dict()
+    if not os.path.isfile(init_from):
+        raise UserInputError(f"model.init_from {init_from} does not exist (expected a .ckpt file or a HF directory)")
+    checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
+    prefix = "model.albert."
+    weights = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith(prefix)}
+    if not weights:
+        raise UserInputError(f"model.init_from {init_from}: no ALBERT encoder weights (model.albert.*) in it")
+    config = checkpoint.get("hyper_parameters", {}).get("albert_config")
+    return weights, config if isinstance(config, dict) else None
+
+
+class AlbertTokenClassifierModule(pl.LightningModule):
+    """Token classification with entity-level metrics.
+
+    Args:
+        label_names: BIO labels, ``O`` first (linked from the DataModule).
+        albert_config: model config (path, HF dir or dict); default: the one stored with ``init_from``.
+        init_from: our pretraining ``.ckpt`` or a HF ``save_pretrained`` directory; None = random init.
+        learning_rate: peak AdamW learning rate.
+        warmup_ratio: share of the steps spent in linear warmup, then linear decay to 0.
+        weight_decay: AdamW weight decay (not on LayerNorm/bias).
+        layerwise_lr_decay: lr multiplier per level below the head: the shared encoder layer gets
+            lr x d, the embeddings lr x d^2 (ALBERT shares one layer, so levels, not layers); 1.0 = off.
+        classifier_dropout: dropout before the token classifier.
+    """
+
+    def __init__(
+        self,
+        label_names: Optional[list[str]] = None,
+        albert_config: Union[str, dict, None] = None,
+        init_from: Optional[str] = None,
+        learning_rate: float = 1e-4,
+        warmup_ratio: float = 0.1,
+        weight_decay: float = 0.01,
+        layerwise_lr_decay: float = 1.0,
+        classifier_dropout: float = 0.1,
+    ):
+        super().__init__()
+        if not label_names or label_names[0] != "O":
+            raise UserInputError("model.label_names must start with 'O' (it is linked from the data)")
+        weights, stored_config = encoder_weights(init_from) if init_from else ({}, None)
+        if albert_config is None and stored_config is None:
+            raise UserInputError("model.albert_config is required when model.init_from is not given "
+                                 "(or carries no config)")
+        config = load_albert_config(albert_config if albert_config is not None else stored_config)
+        config.num_labels = len(label_names)
+        config.id2label = dict(enumerate(label_names))
+        config.label2id = {name: i for i, name in enumerate(label_names)}
+        config.classifier_dropout_prob = classifier_dropout
+        self.config = config
+        self.model = AlbertForTokenClassification(config)
+        if weights:
+            self._load_encoder(weights, init_from)
+        self.save_hyperparameters()
+        self.hparams.albert_config = config_fields(config)  # self-contained checkpoints
+        self.hparams.init_from = None  # weights are in the checkpoint; do not reload them on restore
+        self.val_spans, self.test_spans = SpanF1(label_names), SpanF1(label_names)
+        accuracy = dict(num_classes=len(label_names), ignore_index=IGNORE_INDEX, average="micro")
+        self.val_accuracy, self.test_accuracy = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
+
+    def _load_encoder(self, weights: dict[str, torch.Tensor], source: str) -> None:
+        target = self.model.albert.state_dict()
+        for name, tensor in weights.items():
+            if name in target and target[name].shape != tensor.shape:
+                raise UserInputError(
+                    f"model.init_from {source}: {name} has shape {tuple(tensor.shape)} but the model expects "
+                    f"{tuple(target[name].shape)} (vocabulary or hidden size differ from model.albert_config)")
+        missing = [k for k in target if k not in weights]
+        if missing:
+            raise UserInputError(f"model.init_from {source}: lacks {len(missing)} encoder weight(s), e.g. {missing[0]}")
+        self.model.albert.load_state_dict({k: v for k, v in weights.items() if k in target})
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        tokenizer = getattr(datamodule, "tokenizer", None)
+        if tokenizer is not None and tokenizer.vocab_size > self.config.vocab_size:
+            raise UserInputError(f"the tokenizer has {tokenizer.vocab_size} pieces but the model's vocab_size is "
+                                 f"{self.config.vocab_size}: the tokenizer does not belong to this model")
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def _loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["input_ids"], batch["attention_mask"])
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch["labels"].flatten(),
+                                                 ignore_index=IGNORE_INDEX)
+        return loss, logits
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        loss, _ = self._loss(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
+        return loss
+
+    def _evaluate(self, stage: str, batch: dict[str, torch.Tensor], spans: SpanF1, accuracy) -> None:
+        loss, logits = self._loss(batch)
+        preds = logits.argmax(-1)
+        spans.update(preds, batch["labels"])
+        accuracy.update(preds.flatten(), batch["labels"].flatten())
+        size = batch["input_ids"].size(0)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        self.log(f"{stage}/token_accuracy", accuracy, batch_size=size)
+
+    def _log_spans(self, stage: str, spans: SpanF1) -> None:
+        for name, value in spans.compute().items():
+            self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
+        spans.reset()
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate("val", batch, self.val_spans, self.val_accuracy)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_spans("val", self.val_spans)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate("test", batch, self.test_spans, self.test_accuracy)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_spans("test", self.test_spans)
+
+    def predict_step(self, batch: dict[str, torch.Tensor], batch_idx: int = 0) -> torch.Tensor:
+        return self(batch["input_ids"], batch["attention_mask"]).float().softmax(-1)
+
+    def _param_groups(self) -> list[dict]:
+        hp = self.hparams
+        groups: dict[tuple[float, float], list] = {}
+        for name, p in self.model.named_parameters():
+            depth = 2 if ".embeddings." in name else 1 if name.startswith("albert.") else 0
+            lr = hp.learning_rate * hp.layerwise_lr_decay ** depth
+            decay = 0.0 if any(m in name for m in NO_DECAY_MARKERS) else hp.weight_decay
+            groups.setdefault((lr, decay), []).append(p)
+        return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = torch.optim.AdamW(self._param_groups(), lr=self.hparams.learning_rate)
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = int(total * self.hparams.warmup_ratio)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(warmup, total, 1.0))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+

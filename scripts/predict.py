@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Find dish names (or any trained entity types) in reviews with a fine-tuned checkpoint.
+
+Writes one JSON object per review: {"text": ..., "dishes": [{"text", "start", "end", "score"}]} where
+text[start:end] is the dish exactly; models trained on other types also get "entities" (with "type").
+
+  python scripts/predict.py --model runs/finetune/checkpoints/best.ckpt --input reviews.txt --output dishes.jsonl
+  echo "the chicken rice here is amazing" | python scripts/predict.py --model best.ckpt --input -
+Input: .txt (one review per line), .csv (a 'review' column) or - (standard input, one per line).
+"""
+import argparse
+import csv
+import json
+import os
+import sys
+
+from datamodules.errors import UserInputError
+
+
+def read_reviews(source: str) -> list[str]:
+    if source == "-":
+        lines = sys.stdin.read().splitlines()
+    elif not os.path.isfile(source):
+        raise UserInputError(f"--input {source} does not exist")
+    elif source.endswith(".csv"):
+        with open(source, encoding="utf-8", newline="") as f:
+            reader = csv.DictReader(f)
+            if "review" not in (reader.fieldnames or []):
+                raise UserInputError(f"{source}: expected a 'review' column, found {reader.fieldnames}")
+            lines = list(dict.fromkeys(row["review"] or "" for row in reader))  # one review once
+    else:
+        with open(source, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    reviews = [line for line in lines if line.strip()]
+    if not reviews:
+        raise UserInputError(f"--input {source}: no reviews (empty input)")
+    return reviews
+
+
+def to_record(text: str, entities: list[dict]) -> dict:
+    dishes = [{k: e[k] for k in ("text", "start", "end", "score")} for e in entities if e["type"].lower() == "dish"]
+    record = {"text": text, "dishes": dishes}
+    if any(e["type"].lower() != "dish" for e in entities):
+        record["entities"] = entities
+    return record
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="fine-tuned checkpoint (.ckpt) from scripts/finetune.py")
+    p.add_argument("--input", required=True, help="reviews: .txt, .csv or - for standard input")
+    p.add_argument("--output", help="JSONL file to write (default: standard output)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
+    args = p.parse_args(argv)
+    try:
+        reviews = read_reviews(args.input)
+        from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
+
+        predictor = SpanPredictor(args.model, args.device)
+        out = sys.stdout
+        if args.output:
+            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+            out = open(f"{args.output}.tmp-{os.getpid()}", "w", encoding="utf-8")
+        for text, entities in predictor.predict_stream(reviews, args.batch_size):
+            out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
+        if args.output:
+            out.close()
+            os.replace(out.name, args.output)
+            print(f"wrote {len(reviews)} predictions to {args.output}", file=sys.stderr)
+    except UserInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

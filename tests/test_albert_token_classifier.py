@@ -1,0 +1,73 @@
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from conftest import TINY_ALBERT
+from datamodules.errors import UserInputError
+from datamodules.token_classification import TokenClassificationDataModule
+from lightning_modules.albert_pretrain import AlbertPretrainModule
+from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+from lightning_modules.span_metrics import SpanF1
+
+LABELS = ["O", "B-Dish", "I-Dish"]
+
+
+def test_span_f1_counts_exact_matches_per_type():
+    names = ["O", "B-A", "I-A", "B-B", "I-B"]
+    metric = SpanF1(names)
+    target = torch.tensor([[-100, 1, 2, 0, 3, -100], [-100, 0, 1, 0, 0, -100]])
+    preds = torch.tensor([[0, 1, 2, 0, 1, 0], [0, 0, 1, 2, 0, 0]])  # A right, B wrong type, A too long
+    metric.update(preds, target)
+    result = metric.compute()
+    # predicted: A(1,3) ok, A(4,5) wrong; A(2,4) wrong. gold: A(1,3), B(4,5), A(2,3)
+    assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 3)
+    assert result["f1_A"] == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3)) and result["f1_B"] == 0
+
+
+def test_init_from_pretraining_checkpoint_loads_the_encoder(tmp_path):
+    pretrained = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100})
+    ckpt = tmp_path / "pre.ckpt"
+    torch.save({"state_dict": pretrained.state_dict(), "hyper_parameters": dict(pretrained.hparams)}, ckpt)
+    tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt))
+    loaded = tagger.model.albert.state_dict()
+    assert len(loaded) > 10
+    for name, tensor in loaded.items():  # every encoder tensor (the tagger has no pooler)
+        assert torch.equal(pretrained.model.albert.state_dict()[name], tensor), name
+    assert tagger.config.hidden_size == TINY_ALBERT["hidden_size"]  # config came from the checkpoint
+    random = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 100})
+    assert not torch.equal(random.model.albert.embeddings.word_embeddings.weight,
+                           pretrained.model.albert.embeddings.word_embeddings.weight)
+    pretrained.model.albert.save_pretrained(tmp_path / "hf")
+    from_hf = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(tmp_path / "hf"))
+    assert torch.equal(from_hf.model.albert.encoder.embedding_hidden_mapping_in.weight,
+                       pretrained.model.albert.encoder.embedding_hidden_mapping_in.weight)
+    with pytest.raises(UserInputError, match=r"word_embeddings.weight has shape \(100, 16\) but the model expects"):
+        AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt),
+                                    albert_config={**TINY_ALBERT, "vocab_size": 300})
+
+
+def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path):
+    pl.seed_everything(0)
+    train = str(shared_data / "seed_toy" / "dish_name_train.csv")
+    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, do_lower_case=False,
+                                         tokenizer=str(shared_data / "seed_toy" / "vocab.txt"))
+    model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159},
+                                        learning_rate=0.01, warmup_ratio=0.0, classifier_dropout=0.0)
+    trainer = pl.Trainer(max_epochs=40, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         num_sanity_val_steps=0, check_val_every_n_epoch=40)
+    trainer.fit(model, data)
+    (metrics,) = trainer.validate(model, data, verbose=False)
+    assert metrics["val/f1"] == 1.0 and metrics["val/token_accuracy"] == 1.0
+
+
+def test_layerwise_lr_decay_groups():
+    model = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 50},
+                                        learning_rate=1.0, layerwise_lr_decay=0.5)
+    lrs = {}
+    for group in model._param_groups():
+        for p in group["params"]:
+            lrs[id(p)] = group["lr"]
+    assert lrs[id(model.model.classifier.weight)] == 1.0
+    assert lrs[id(model.model.albert.encoder.embedding_hidden_mapping_in.weight)] == 0.5
+    assert lrs[id(model.model.albert.embeddings.word_embeddings.weight)] == 0.25

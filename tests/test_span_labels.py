@@ -1,0 +1,98 @@
+import pytest
+
+from datamodules.errors import UserInputError
+from datamodules.span_labels import find_occurrences, label_names_for, read_examples
+
+
+def write_csv(tmp_path, rows, header="review,dish_name"):
+    path = tmp_path / "d.csv"
+    body = "".join(f'"{r}","{d}"\n' for r, d in rows)
+    path.write_text(f"{header}\n{body}", encoding="utf-8")
+    return str(path)
+
+
+def dishes(example):
+    return [example.text[s.start:s.end] for s in example.spans]
+
+
+def test_csv_rows_merge_and_every_occurrence_is_found(tmp_path):
+    rows = [
+        ("Chicken rice! I love chicken rice, and the mala steamboat.", "chicken rice"),
+        ("Chicken rice! I love chicken rice, and the mala steamboat.", "mala steamboat"),
+        ("(Laksa) was spicy", "laksa"),
+        ("The service was slow.", ""),
+    ]
+    examples = read_examples(write_csv(tmp_path, rows))
+    assert len(examples) == 3
+    assert dishes(examples[0]) == ["Chicken rice", "chicken rice", "mala steamboat"]  # start, middle, casing
+    assert dishes(examples[1]) == ["Laksa"]  # punctuation next to the dish stays outside
+    assert examples[2].spans == []
+
+
+def test_word_boundaries_and_nested_dishes(tmp_path):
+    assert find_occurrences("ricecakes and rice", "rice") == [(14, 18)]
+    assert find_occurrences("the rice.", "RICE") == [(4, 8)]
+    rows = [("The chicken rice and the chicken wings", "chicken"),
+            ("The chicken rice and the chicken wings", "chicken rice")]
+    (example,) = read_examples(write_csv(tmp_path, rows))
+    assert dishes(example) == ["chicken rice", "chicken"]  # the longer span wins where they overlap
+
+
+def test_absent_dish_and_empty_review_are_reported_not_mislabelled(tmp_path):
+    rows = [("I like the laksa", "laksa"), ("I like the laksa", "pizza"), ("", "pizza"),
+            ("Great satay here", "satay"), ("Bad soup", "noodles")]
+    with pytest.warns(UserWarning) as record:
+        examples = read_examples(write_csv(tmp_path, rows))
+    messages = [str(w.message) for w in record]
+    assert any("2 dish name(s) not found in their review, so 2 review(s) were skipped (lines 3, 6)" in m
+               for m in messages), messages
+    assert any("skipped 1 row(s) with an empty review (lines 4)" in m for m in messages), messages
+    assert [e.text for e in examples] == ["Great satay here"]
+
+
+def test_csv_without_the_columns(tmp_path):
+    path = write_csv(tmp_path, [("a", "b")], header="text,label")
+    with pytest.raises(UserInputError, match=r"d.csv: expected CSV columns 'review' and 'dish_name', found \['text', 'label'\]"):
+        read_examples(path)
+
+
+def test_seed_and_nyt_csvs(shared_data):
+    seed = read_examples(str(shared_data / "seed_toy" / "dish_name_train.csv"))
+    assert [dishes(e) for e in seed] == [["mala steamboat"], ["chicken rice"]]
+    nyt = read_examples(str(shared_data / "nyt_dish" / "test.csv"))
+    assert len(nyt) == 338 and sum(len(e.spans) for e in nyt) >= 478
+
+
+def test_bio_reading_types_and_filter(shared_data, tmp_path):
+    path = tmp_path / "x.bio"
+    path.write_text("best\tO\nchicken\tB-Dish\nrice\tI-Dish\nin\tO\nchinatown\tB-Location\n\n"
+                    "cheap\tB-Price\nnoodles\tI-Dish\n\n", encoding="utf-8")
+    a, b = read_examples(str(path))
+    assert a.text == "best chicken rice in chinatown"
+    assert [(a.text[s.start:s.end], s.type) for s in a.spans] == [("chicken rice", "Dish"), ("chinatown", "Location")]
+    assert [(b.text[s.start:s.end], s.type) for s in b.spans] == [("cheap", "Price"), ("noodles", "Dish")]
+    only = read_examples(str(path), entity_types=["dish"])
+    assert [s.type for s in only[0].spans + only[1].spans] == ["Dish", "Dish"]
+    mit = read_examples(str(shared_data / "mit_restaurant" / "test.bio"))
+    types = {s.type for e in mit for s in e.spans}
+    assert len(mit) == 1521 and len(types) == 8
+    assert label_names_for(types)[:3] == ["O", "B-Amenity", "I-Amenity"]
+
+
+def test_malformed_bio_line_names_file_and_line(tmp_path):
+    path = tmp_path / "bad.bio"
+    path.write_text("good\tO\nbad line without tab\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"bad.bio:2: expected 'token<TAB>label'"):
+        read_examples(str(path))
+    path.write_text("good\tX-Dish\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"bad.bio:1: "):
+        read_examples(str(path))
+
+
+def test_missing_and_empty_inputs(tmp_path):
+    with pytest.raises(UserInputError, match="does not exist"):
+        read_examples(str(tmp_path / "none.csv"))
+    empty = tmp_path / "empty.csv"
+    empty.write_text("review,dish_name\n")
+    with pytest.raises(UserInputError, match="no examples"):
+        read_examples(str(empty))

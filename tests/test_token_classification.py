@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+
+from datamodules.span_decoding import WindowMerger, bio_token_spans, decode_entities
+from datamodules.span_labels import Span, TextExample
+from datamodules.token_classification import (
+    IGNORE_INDEX, TokenWindows, collate_windows, encode_text, token_labels, window_starts,
+)
+from datamodules.tokenization import load_tokenizer
+
+LABELS = ["O", "B-Dish", "I-Dish"]
+INDEX = {n: i for i, n in enumerate(LABELS)}
+
+
+@pytest.fixture(scope="module")
+def spm(shared_data):
+    return load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+
+
+def one_hot(labels):
+    probs = np.full((len(labels), len(LABELS)), 0.01, dtype=np.float32)
+    for i, label in enumerate(labels):
+        probs[i, max(label, 0)] = 0.98
+    return probs
+
+
+def test_labels_follow_character_spans_through_sub_words(spm):
+    text = "Mala Steamboat, then (chicken rice)! Chicken rice again"
+    spans = [Span(0, 14, "Dish"), Span(22, 34, "Dish"), Span(37, 49, "Dish")]
+    encoded = encode_text(spm, TextExample(text, spans), INDEX)
+    pieces = [(text[s:e], LABELS[l] if l >= 0 else "-") for (s, e), l in zip(encoded.offsets, encoded.labels)]
+    tagged = [p for p in pieces if p[1] != "O" and p[1] != "-"]
+    assert tagged[0][1] == "B-Dish" and all(t[1] == "I-Dish" for t in tagged[1:3])
+    assert sum(1 for p in pieces if p[1] == "B-Dish") == 3
+    assert ("(", "O") in pieces and (")", "O") in pieces and (",", "O") in pieces
+    # the labels decode back to exactly the dish strings
+    found = decode_entities(text, encoded.offsets, one_hot(encoded.labels), LABELS)
+    assert [(e["text"], e["start"], e["end"]) for e in found] == [
+        ("Mala Steamboat", 0, 14), ("chicken rice", 22, 34), ("Chicken rice", 37, 49)]
+
+
+def test_token_labels_ignore_whitespace_pieces():
+    assert token_labels([(0, 3), (3, 3), (4, 8)], [Span(4, 8, "Dish")], INDEX) == [0, IGNORE_INDEX, 1]
+
+
+def test_windows_overlap_cover_and_merge_back(spm):
+    text = " ".join(f"word{i} and the laksa number {i}." for i in range(60))
+    spans = [Span(s, e, "Dish") for s, e in
+             ((m, m + 5) for m in [i for i in range(len(text)) if text.startswith("laksa", i)])]
+    encoded = encode_text(spm, TextExample(text, spans), INDEX)
+    windows = TokenWindows([encoded], spm, max_seq_length=32, overlap=8)
+    assert len(windows) > 5
+    covered = set()
+    for _, start, end in windows.windows:
+        assert end - start <= 30
+        covered |= set(range(start, end))
+    assert covered == set(range(len(encoded.ids)))  # nothing truncated
+    starts = window_starts(len(encoded.ids), 30, 8)
+    assert all(b - a == 22 for a, b in zip(starts, starts[1:-1]))
+    merger = WindowMerger(len(encoded.ids), 3)
+    for index in range(len(windows)):
+        item = windows[index]
+        merger.add(int(item["window_start"]), one_hot(item["labels"][1:-1].tolist()))
+    found = decode_entities(text, encoded.offsets, merger.probs, LABELS)
+    assert len(found) == 60 and all(text[e["start"]:e["end"]] == "laksa" == e["text"] for e in found)
+
+
+def test_batches_pad_to_their_longest_window(spm):
+    texts = ["short one", "a somewhat longer review about the chicken rice we had"]
+    encoded = [encode_text(spm, TextExample(t), INDEX) for t in texts]
+    windows = TokenWindows(encoded, spm, max_seq_length=64, overlap=8)
+    batch = collate_windows([windows[0], windows[1]])
+    longest = len(encoded[1].ids) + 2
+    assert batch["input_ids"].shape == (2, longest) < (2, 64)
+    assert batch["attention_mask"][0].sum() == len(encoded[0].ids) + 2
+    assert (batch["labels"][0, len(encoded[0].ids) + 2:] == IGNORE_INDEX).all()
+
+
+def test_decoding_snaps_to_whole_words_and_reads_bio_leniently():
+    text = "the steamboat was good"
+    offsets = [(0, 3), (4, 9), (9, 13), (14, 17), (18, 22)]  # "steam" + "boat"
+    probs = one_hot([0, 0, 1, 0, 0])  # only "boat" predicted
+    (entity,) = decode_entities(text, offsets, probs, LABELS)
+    assert (entity["text"], entity["start"], entity["end"]) == ("steamboat", 4, 13)
+    assert bio_token_spans([0, 2, 2, 0, 1, 1], LABELS) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]
