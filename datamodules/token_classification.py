@@ -113,8 +113,9 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     Args:
         train_file, val_file, test_file: CSV or BIO files (chosen by extension, else by content).
         tokenizer: SentencePiece ``.model`` or WordPiece ``vocab.txt``; when absent, the one stored in
-            ``init_from`` (our checkpoint) or inside a HF directory is used.
-        init_from: the model's initial checkpoint or HF directory (linked from ``model.init_from``).
+            ``tokenizer_checkpoint`` is used.
+        tokenizer_checkpoint: where to find a stored tokenizer when ``tokenizer`` is absent: our ``.ckpt``
+            or a HF directory (linked from ``model.init_from``; for test/validate, the evaluated checkpoint).
         do_lower_case: lower-case before tokenizing (as in pretraining).
         entity_types: keep only these entity types (e.g. ``[Dish]`` on the MIT corpus); default all.
         max_seq_length: longest window, [CLS] and [SEP] included; longer texts become overlapping windows.
@@ -129,7 +130,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         val_file: Optional[str] = None,
         test_file: Optional[str] = None,
         tokenizer: Optional[str] = None,
-        init_from: Optional[str] = None,
+        tokenizer_checkpoint: Optional[str] = None,
         do_lower_case: bool = True,
         entity_types: Optional[list[str]] = None,
         max_seq_length: int = 128,
@@ -167,8 +168,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         hp = self.hparams
         if hp.tokenizer:
             return load_tokenizer(hp.tokenizer, hp.do_lower_case), tokenizer_state(hp.tokenizer, hp.do_lower_case)
-        if hp.init_from:
-            state = tokenizer_from_checkpoint(hp.init_from)
+        if hp.tokenizer_checkpoint:
+            state = tokenizer_from_checkpoint(hp.tokenizer_checkpoint)
             if state is not None:
                 return tokenizer_from_state(state), state
         raise UserInputError("data.tokenizer is required (a SentencePiece .model or vocab.txt) unless "

@@ -130,8 +130,9 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         self.log(f"{stage}/token_accuracy", accuracy, batch_size=size)
 
     def _log_spans(self, stage: str, spans: SpanF1) -> None:
-        for name, value in spans.compute().items():
-            self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
+        if not self.trainer.sanity_checking:  # two batches before training are no measurement
+            for name, value in spans.compute().items():
+                self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
         spans.reset()
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:

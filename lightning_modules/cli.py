@@ -44,6 +44,34 @@ class AlbertCLI(LightningCLI):
             parser.link_arguments(source, target, apply_on=apply_on)
 
 
+    def parse_arguments(self, parser, args) -> None:
+        """``validate``/``test``/``predict`` with ``--ckpt_path best|last``: the files under the run's checkpoints/.
+
+        (Lightning resolves those names only inside the process that trained.)
+        """
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand in (None, "fit"):
+            return
+        config = self.config[subcommand]
+        if config.get("ckpt_path") in ("best", "last"):
+            path = os.path.join(_checkpoint_dir(config.trainer.default_root_dir), f"{config.ckpt_path}.ckpt")
+            if not os.path.isfile(path):
+                raise UserInputError(f"--ckpt_path {config.ckpt_path}: {path} does not exist (run fit first, "
+                                     f"or give the checkpoint's path)")
+            config.ckpt_path = path
+
+    def before_instantiate_classes(self) -> None:
+        """Evaluating a checkpoint: its DataModule takes the tokenizer stored in it, unless one is given."""
+        subcommand = self.config.get("subcommand")
+        if subcommand in (None, "fit"):
+            return
+        config = self.config[subcommand]
+        data = config.get("data")
+        if config.get("ckpt_path") and data is not None and "tokenizer_checkpoint" in data and not data.get("tokenizer"):
+            data.tokenizer_checkpoint = config.ckpt_path
+
+
 def run_cli(model_class, datamodule_class, **kwargs) -> None:
     """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
     try:

@@ -12,5 +12,5 @@ from lightning_modules.cli import run_cli
 
 if __name__ == "__main__":
     run_cli(AlbertTokenClassifierModule, TokenClassificationDataModule, best_monitor="val/f1", best_mode="max",
-            links=[("model.init_from", "data.init_from", "parse"),
+            links=[("model.init_from", "data.tokenizer_checkpoint", "parse"),
                    ("data.label_names", "model.label_names", "instantiate")])

@@ -6,6 +6,7 @@ the project's own and reproducible. Writes, under --output-dir (default data/sam
   reviews.txt                 pretraining corpus: one sentence per line, a blank line between reviews
   dish_train.csv, dish_val.csv   seed format ``review,dish_name`` (one row per dish; no-dish reviews
                               have an empty dish_name); val uses dishes that never occur in train
+  unseen_reviews.txt          new phrasings with val dishes, one review per line, for predict.py
 """
 import argparse
 import csv
@@ -33,40 +34,71 @@ DISHES = {
     "chinese": ["peking duck", "xiao long bao", "mapo tofu", "kung pao chicken", "char siu", "wonton noodles",
                 "egg tarts", "hot and sour soup", "dan dan noodles", "scallion pancakes"],
 }
+# Slot fillers that are not dishes, so a model must read context, not just spot unfamiliar words.
+FILLERS = {
+    "adj": ["amazing", "bland", "crispy", "soggy", "generous", "tiny", "overpriced", "fresh", "greasy", "perfect",
+            "lukewarm", "rich", "smoky", "sweet", "forgettable", "outstanding", "salty", "tender", "dry", "fragrant"],
+    "person": ["my wife", "my brother", "the chef", "our waiter", "my colleague", "the owner", "my kids",
+               "a friend of mine", "my grandmother", "the bartender", "our host", "my neighbour"],
+    "place": ["downtown", "near the station", "on Main Street", "by the river", "in the mall", "at the market",
+              "in Chinatown", "near campus", "at the airport", "on the waterfront"],
+    "time": ["ten minutes", "half an hour", "forty minutes", "an hour", "twenty minutes", "five minutes"],
+    "drink": ["iced tea", "lemonade", "house wine", "espresso", "craft beer", "sparkling water"],
+    "when": ["last Friday", "on Sunday", "for lunch", "after work", "on my birthday", "late at night",
+             "yesterday", "during the holidays"],
+}
 ONE_DISH = [
-    "I like the {a} a lot!", "The {a} doesn't taste nice.", "Their {a} is the best in town.",
-    "We ordered the {a} and it was cold.", "Try the {a}, you will not regret it.",
-    "The {a} was a bit too salty for me.", "Honestly, the {a} here is overrated.",
-    "My kids loved the {a}.", "{A} is what keeps me coming back.", "The portion of {a} was tiny for the price.",
-    "I would come back just for the {a}.", "Skip the {a}; it was bland and dry.",
-    "The waiter recommended the {a} and he was right.", "Best {a} I have had in years!",
-    "Their signature {a} arrived in ten minutes.", "We shared a plate of {a} (great value).",
+    "I like the {a} a lot!", "The {a} doesn't taste nice.", "Their {a} is the best {place}.",
+    "We ordered the {a} and it was {adj}.", "Try the {a}, you will not regret it.",
+    "The {a} was a bit too {adj} for me.", "Honestly, the {a} here is overrated.",
+    "{Person} loved the {a}.", "{A} is what keeps me coming back.", "The portion of {a} was {adj} for the price.",
+    "I would come back just for the {a}.", "Skip the {a}; it was {adj} and {adj2}.",
+    "{Person} recommended the {a} and was right.", "Best {a} I have had in years!",
+    "The {a} arrived in {time}, {adj} as ever.", "We shared a plate of {a} (great value).",
+    "I went {when} and the {a} was {adj}.", "The {a} goes well with a glass of {drink}.",
+    "{Person} ordered the {a} {when} and finished it all.", "Their {adj} {a} is worth the {time} wait.",
 ]
 TWO_DISHES = [
-    "The {a} was great but the {b} was disappointing.", "We had {a} and {b}, both excellent.",
-    "Get the {a}, skip the {b}.", "The {a} came out fast; the {b} took forever.",
-    "I ordered the {a} while my friend had the {b}.", "Their {a} pairs well with the {b}.",
-    "Between the {a} and the {b}, I prefer the {b}.",
+    "The {a} was {adj} but the {b} was disappointing.", "We had {a} and {b}, both {adj}.",
+    "Get the {a}, skip the {b}.", "The {a} came out fast; the {b} took {time}.",
+    "I ordered the {a} while {person} had the {b}.", "Their {a} pairs well with the {b}.",
+    "Between the {a} and the {b}, I prefer the {b}.", "{Person} swears by the {a}, but I liked the {b} more.",
 ]
 NO_DISH = [
-    "The service was friendly and quick.", "Parking is hard to find on weekends.",
-    "The place was packed, so book a table.", "Prices are reasonable for the area.",
-    "The music was too loud to talk.", "Staff were rude and the wait was long.",
-    "Clean tables and a cosy atmosphere.", "We will definitely come back next month.",
-    "It is a great spot for a family dinner.", "The decor feels a little dated.",
-    "Our server forgot our drinks twice.", "Open late, which is rare around here.",
+    "The service was {adj} and quick.", "Parking is hard to find {place}.", "The place was packed {when}.",
+    "Prices are reasonable for a spot {place}.", "The music was too loud to talk.",
+    "Staff were rude and the wait was {time}.", "Clean tables and a cosy atmosphere.",
+    "We will definitely come back {when}.", "{Person} thought the decor was {adj}.",
+    "It is a great spot {place} for a family dinner.", "Our server forgot the {drink} twice.",
+    "Open late, which is rare {place}.", "{Person} waited {time} for a table {when}.",
+    "The {drink} was {adj}, the rest was fine.", "Honestly the whole evening was {adj}.",
 ]
+# Phrasings that occur in no training template, for the demo's predictions on unseen reviews.
+UNSEEN_TEMPLATES = [
+    "Honestly the {a} at this place beats anything {place}.", "We came for the {a} and stayed for the {b}.",
+    "Nothing special here, just okay {drink}.", "If you order one thing, make it the {a}.",
+    "{Person} said the {a} tasted like home.", "Avoid the {a} unless you like it {adj}.",
+]
+
+
+def fill(rng: random.Random, template: str, a: str = "", b: str = "") -> str:
+    """Fill dish slots {a}/{b} and filler slots; a capitalised slot name capitalises the value."""
+    values = {name: rng.choice(words) for name, words in FILLERS.items()}
+    values["adj2"] = rng.choice(FILLERS["adj"])
+    values.update(a=a, b=b)
+    values.update({k.capitalize(): v[:1].upper() + v[1:] for k, v in list(values.items())})
+    return template.format(**values)
 
 
 def sentence(rng: random.Random, dishes: list[str]) -> tuple[str, list[str]]:
     kind = rng.random()
     if kind < 0.25:
-        return rng.choice(NO_DISH), []
+        return fill(rng, rng.choice(NO_DISH)), []
     if kind < 0.75:
         a = rng.choice(dishes)
-        return rng.choice(ONE_DISH).format(a=a, A=a.capitalize()), [a]
+        return fill(rng, rng.choice(ONE_DISH), a), [a]
     a, b = rng.sample(dishes, 2)
-    return rng.choice(TWO_DISHES).format(a=a, b=b), [a, b]
+    return fill(rng, rng.choice(TWO_DISHES), a, b), [a, b]
 
 
 def labelled_rows(rng: random.Random, dishes: list[str], n: int) -> list[tuple[str, str]]:
@@ -101,7 +133,9 @@ def main(argv=None) -> int:
     (out / "reviews.txt").write_text("\n\n".join(documents) + "\n", encoding="utf-8")
     write_csv(out / "dish_train.csv", labelled_rows(rng, train_dishes, 600))
     write_csv(out / "dish_val.csv", labelled_rows(rng, sorted(held_out), 150))
-    print(f"wrote {out}/reviews.txt ({args.reviews} reviews), dish_train.csv and dish_val.csv "
+    unseen = [fill(rng, t, *rng.sample(sorted(held_out), 2)) for t in UNSEEN_TEMPLATES]
+    (out / "unseen_reviews.txt").write_text("\n".join(unseen) + "\n", encoding="utf-8")
+    print(f"wrote {out}/reviews.txt ({args.reviews} reviews), dish_train.csv, dish_val.csv and unseen_reviews.txt "
           f"({len(held_out)} held-out dishes in val)")
     return 0
 
