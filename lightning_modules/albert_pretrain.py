@@ -7,77 +7,19 @@ renaming. The forward pass is ours: the MLM head runs only on the gathered maske
 """
 from __future__ import annotations
 
-import json
-import os
 import time
 from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-import yaml
-from transformers import AlbertConfig, AlbertForPreTraining
+from transformers import AlbertForPreTraining
 
-from datamodules.errors import UserInputError
+from lightning_modules.albert_init import (
+    config_fields, load_albert_config, load_matching_weights, read_init_weights,
+)
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
-
-
-def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None) -> AlbertConfig:
-    """An AlbertConfig from a Google/HF ``albert_config.json`` path, a dict of fields, or a HF model directory."""
-    if isinstance(albert_config, str):
-        path = os.path.join(albert_config, "config.json") if os.path.isdir(albert_config) else albert_config
-        if not os.path.isfile(path):
-            raise UserInputError(f"albert_config {albert_config} does not exist (expected an albert_config.json)")
-        try:
-            with open(path, encoding="utf-8") as f:
-                fields = json.load(f)
-        except json.JSONDecodeError as e:
-            raise UserInputError(f"albert_config {path}: not valid JSON ({e})") from None
-    elif isinstance(albert_config, dict):
-        # Command-line overrides (--model.albert_config.hidden_size 128) arrive as strings.
-        fields = {k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in albert_config.items()}
-    else:
-        raise UserInputError("model.albert_config is required: a path to albert_config.json or a dict of its fields")
-    if vocab_size is not None:
-        fields["vocab_size"] = vocab_size
-    # Google's configs say "gelu" but mean the tanh approximation (HF's "gelu_new").
-    if fields.get("hidden_act") == "gelu" and "model_type" not in fields:
-        fields["hidden_act"] = "gelu_new"
-    return AlbertConfig(**fields)
-
-
-def config_fields(config: AlbertConfig) -> dict:
-    """A config's architecture fields, for storing in checkpoints (labels are stored separately)."""
-    fields = config.to_dict()
-    for key in ("id2label", "label2id", "num_labels", "_name_or_path", "transformers_version", "architectures",
-                "dtype", "torch_dtype"):
-        fields.pop(key, None)
-    return fields
-
-
-def load_pretrained_weights(model: torch.nn.Module, init_from: str) -> None:
-    """Copy weights from our ``.ckpt`` (its ``model.*`` tensors) or a ``save_pretrained`` directory."""
-    if os.path.isdir(init_from):
-        source = type(model).from_pretrained(init_from, local_files_only=True).state_dict()
-    elif os.path.isfile(init_from):
-        checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
-        state = checkpoint.get("state_dict", {})
-        source = {k[len("model."):]: v for k, v in state.items() if k.startswith("model.")}
-        if not source:
-            raise UserInputError(f"init_from {init_from}: no model.* weights in this checkpoint")
-    else:
-        raise UserInputError(f"init_from {init_from} does not exist (expected a .ckpt file or a HF model directory)")
-    target = model.state_dict()
-    for name, tensor in source.items():
-        if name in target and target[name].shape != tensor.shape:
-            raise UserInputError(
-                f"init_from {init_from}: {name} has shape {tuple(tensor.shape)} but the model expects "
-                f"{tuple(target[name].shape)} (vocab_size or hidden sizes differ)")
-    missing = [k for k in target if k not in source]
-    if missing:
-        raise UserInputError(f"init_from {init_from}: lacks {len(missing)} weight(s), e.g. {missing[0]}")
-    model.load_state_dict(source, strict=False)
 
 
 class AlbertPretrainModule(pl.LightningModule):
@@ -110,7 +52,8 @@ class AlbertPretrainModule(pl.LightningModule):
         self.config = load_albert_config(albert_config, vocab_size)
         self.model = AlbertForPreTraining(self.config)
         if init_from:
-            load_pretrained_weights(self.model, init_from)
+            weights, _ = read_init_weights(init_from, "model.", AlbertForPreTraining)
+            load_matching_weights(self.model, weights, init_from)
         self.save_hyperparameters()
         self.hparams.albert_config = config_fields(self.config)  # self-contained checkpoints
         self.hparams.vocab_size = None  # already in albert_config

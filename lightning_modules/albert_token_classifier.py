@@ -7,7 +7,6 @@ hyper-parameters, so a fine-tuned checkpoint is self-contained.
 """
 from __future__ import annotations
 
-import os
 from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
@@ -17,25 +16,11 @@ from transformers import AlbertForTokenClassification, AlbertModel
 
 from datamodules.errors import UserInputError
 from datamodules.token_classification import IGNORE_INDEX
-from lightning_modules.albert_pretrain import config_fields, load_albert_config
+from lightning_modules.albert_init import (
+    config_fields, load_albert_config, load_matching_weights, read_init_weights,
+)
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
 from lightning_modules.span_metrics import SpanF1
-
-
-def encoder_weights(init_from: str) -> tuple[dict[str, torch.Tensor], Optional[dict]]:
-    """ALBERT encoder tensors (``AlbertModel`` names) and the config fields stored with them, if any."""
-    if os.path.isdir(init_from):
-        model = AlbertModel.from_pretrained(init_from, local_files_only=True)
-        return model.state_dict(), model.config.to_dict()
-    if not os.path.isfile(init_from):
-        raise UserInputError(f"model.init_from {init_from} does not exist (expected a .ckpt file or a HF directory)")
-    checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
-    prefix = "model.albert."
-    weights = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith(prefix)}
-    if not weights:
-        raise UserInputError(f"model.init_from {init_from}: no ALBERT encoder weights (model.albert.*) in it")
-    config = checkpoint.get("hyper_parameters", {}).get("albert_config")
-    return weights, config if isinstance(config, dict) else None
 
 
 class AlbertTokenClassifierModule(pl.LightningModule):
@@ -67,7 +52,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         super().__init__()
         if not label_names or label_names[0] != "O":
             raise UserInputError("model.label_names must start with 'O' (it is linked from the data)")
-        weights, stored_config = encoder_weights(init_from) if init_from else ({}, None)
+        weights, stored_config = read_init_weights(init_from, "model.albert.", AlbertModel) if init_from else ({}, None)
         if albert_config is None and stored_config is None:
             raise UserInputError("model.albert_config is required when model.init_from is not given "
                                  "(or carries no config)")
@@ -79,25 +64,13 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         self.config = config
         self.model = AlbertForTokenClassification(config)
         if weights:
-            self._load_encoder(weights, init_from)
+            load_matching_weights(self.model.albert, weights, init_from)
         self.save_hyperparameters()
         self.hparams.albert_config = config_fields(config)  # self-contained checkpoints
         self.hparams.init_from = None  # weights are in the checkpoint; do not reload them on restore
         self.val_spans, self.test_spans = SpanF1(label_names), SpanF1(label_names)
         accuracy = dict(num_classes=len(label_names), ignore_index=IGNORE_INDEX, average="micro")
         self.val_accuracy, self.test_accuracy = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
-
-    def _load_encoder(self, weights: dict[str, torch.Tensor], source: str) -> None:
-        target = self.model.albert.state_dict()
-        for name, tensor in weights.items():
-            if name in target and target[name].shape != tensor.shape:
-                raise UserInputError(
-                    f"model.init_from {source}: {name} has shape {tuple(tensor.shape)} but the model expects "
-                    f"{tuple(target[name].shape)} (vocabulary or hidden size differ from model.albert_config)")
-        missing = [k for k in target if k not in weights]
-        if missing:
-            raise UserInputError(f"model.init_from {source}: lacks {len(missing)} encoder weight(s), e.g. {missing[0]}")
-        self.model.albert.load_state_dict({k: v for k, v in weights.items() if k in target})
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)

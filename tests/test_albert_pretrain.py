@@ -1,5 +1,3 @@
-import json
-
 import lightning.pytorch as pl
 import pytest
 import torch

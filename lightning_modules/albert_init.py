@@ -1,0 +1,81 @@
+"""Building an ALBERT: its config (from a file, a dict or a checkpoint) and its initial weights.
+
+Shared by the pretraining and token-classification modules, so both accept the same sources:
+a Google/HF ``albert_config.json``, a dict in YAML, our ``.ckpt`` files and ``save_pretrained`` directories.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Optional, Union
+
+import torch
+import yaml
+from transformers import AlbertConfig
+
+from datamodules.errors import UserInputError
+
+
+def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None) -> AlbertConfig:
+    """An AlbertConfig from a Google/HF ``albert_config.json`` path, a dict of fields, or a HF model directory."""
+    if isinstance(albert_config, str):
+        path = os.path.join(albert_config, "config.json") if os.path.isdir(albert_config) else albert_config
+        if not os.path.isfile(path):
+            raise UserInputError(f"albert_config {albert_config} does not exist (expected an albert_config.json)")
+        try:
+            with open(path, encoding="utf-8") as f:
+                fields = json.load(f)
+        except json.JSONDecodeError as e:
+            raise UserInputError(f"albert_config {path}: not valid JSON ({e})") from None
+    elif isinstance(albert_config, dict):
+        # Command-line overrides (--model.albert_config.hidden_size 128) arrive as strings.
+        fields = {k: yaml.safe_load(v) if isinstance(v, str) else v for k, v in albert_config.items()}
+    else:
+        raise UserInputError("model.albert_config is required: a path to albert_config.json or a dict of its fields")
+    if vocab_size is not None:
+        fields["vocab_size"] = vocab_size
+    # Google's configs say "gelu" but mean the tanh approximation (HF's "gelu_new").
+    if fields.get("hidden_act") == "gelu" and "model_type" not in fields:
+        fields["hidden_act"] = "gelu_new"
+    return AlbertConfig(**fields)
+
+
+def config_fields(config: AlbertConfig) -> dict:
+    """A config's architecture fields, for storing in checkpoints (labels are stored separately)."""
+    fields = config.to_dict()
+    for key in ("id2label", "label2id", "num_labels", "_name_or_path", "transformers_version", "architectures",
+                "dtype", "torch_dtype"):
+        fields.pop(key, None)
+    return fields
+
+
+def read_init_weights(init_from: str, prefix: str, hf_class) -> tuple[dict[str, torch.Tensor], Optional[dict]]:
+    """Initial weights and, when stored with them, the config fields.
+
+    From our ``.ckpt``: the ``state_dict`` tensors under ``prefix`` (prefix removed) and the config in
+    its hyper-parameters. From a ``save_pretrained`` directory: ``hf_class``'s weights and config.
+    """
+    if os.path.isdir(init_from):
+        model = hf_class.from_pretrained(init_from, local_files_only=True)
+        return model.state_dict(), config_fields(model.config)
+    if not os.path.isfile(init_from):
+        raise UserInputError(f"init_from {init_from} does not exist (expected a .ckpt file or a HF model directory)")
+    checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
+    weights = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith(prefix)}
+    if not weights:
+        raise UserInputError(f"init_from {init_from}: no {prefix}* weights in this checkpoint")
+    config = checkpoint.get("hyper_parameters", {}).get("albert_config")
+    return weights, config if isinstance(config, dict) else None
+
+
+def load_matching_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], source: str) -> None:
+    """Load every tensor ``module`` has from ``weights``; a shape mismatch or a missing tensor is an error."""
+    target = module.state_dict()
+    for name, tensor in target.items():
+        if name not in weights:
+            raise UserInputError(f"init_from {source}: lacks the weight {name} (and maybe more)")
+        if weights[name].shape != tensor.shape:
+            raise UserInputError(
+                f"init_from {source}: {name} has shape {tuple(weights[name].shape)} but the model expects "
+                f"{tuple(tensor.shape)} (vocabulary or hidden sizes differ from the model config)")
+    module.load_state_dict({name: weights[name] for name in target})
