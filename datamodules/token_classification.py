@@ -9,7 +9,7 @@ Batches are padded to their longest sequence.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -117,7 +117,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         tokenizer_checkpoint: where to find a stored tokenizer when ``tokenizer`` is absent: our ``.ckpt``
             or a HF directory (linked from ``model.init_from``; for test/validate, the evaluated checkpoint).
         do_lower_case: lower-case before tokenizing (as in pretraining).
-        entity_types: keep only these entity types (e.g. ``[Dish]`` on the MIT corpus); default all.
+        entity_types: keep only these entity types (``Dish``, ``Dish,Cuisine`` or a list); default all.
         max_seq_length: longest window, [CLS] and [SEP] included; longer texts become overlapping windows.
         window_overlap: tokens shared by consecutive windows.
         batch_size: windows per batch.
@@ -132,7 +132,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         tokenizer: Optional[str] = None,
         tokenizer_checkpoint: Optional[str] = None,
         do_lower_case: bool = True,
-        entity_types: Optional[list[str]] = None,
+        entity_types: Union[str, list[str], None] = None,
         max_seq_length: int = 128,
         window_overlap: int = 32,
         batch_size: int = 32,
@@ -142,6 +142,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
             raise UserInputError(f"data.max_seq_length must be >= 8 and 0 <= data.window_overlap < max_seq_length - 2, "
                                  f"got {max_seq_length} and {window_overlap}")
+        if isinstance(entity_types, str):
+            entity_types = [t.strip() for t in entity_types.split(",") if t.strip()]
         self.save_hyperparameters()
         self.examples = {split: read_examples(path, entity_types) for split, path in
                          (("train", train_file), ("val", val_file), ("test", test_file)) if path}

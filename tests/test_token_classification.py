@@ -83,3 +83,17 @@ def test_decoding_snaps_to_whole_words_and_reads_bio_leniently():
     (entity,) = decode_entities(text, offsets, probs, LABELS)
     assert (entity["text"], entity["start"], entity["end"]) == ("steamboat", 4, 13)
     assert bio_token_spans([0, 2, 2, 0, 1, 1], LABELS) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]
+
+
+def test_datamodule_labels_and_entity_type_filter(shared_data):
+    from datamodules.token_classification import TokenClassificationDataModule
+
+    mit = str(shared_data / "mit_restaurant" / "test.bio")
+    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
+    all_types = TokenClassificationDataModule(train_file=mit, tokenizer=spm_path)
+    assert len(all_types.label_names) == 17 and all_types.label_names[0] == "O"
+    dish_only = TokenClassificationDataModule(train_file=mit, tokenizer=spm_path, entity_types="Dish")
+    assert dish_only.label_names == ["O", "B-Dish", "I-Dish"]
+    dish_only.setup("fit")
+    batch = next(iter(dish_only.train_dataloader()))
+    assert batch["labels"].max() <= 2 and batch["input_ids"].shape[1] <= 128
