@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo clean
+.PHONY: setup test demo bench clean
 
 setup: $(STAMP)
 
@@ -19,6 +19,13 @@ test: setup
 
 demo: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/demo.sh
+
+SHARED_DATA ?= ../shared/data
+bench: setup
+	$(PY) scripts/benchmark.py pretrain --json
+	$(PY) scripts/benchmark.py pretrain --json --precision bf16-mixed
+	test ! -f $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord || \
+	  $(PY) scripts/benchmark.py pretrain --json --vocab-size 1600 --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
 
 clean:
 	rm -rf runs

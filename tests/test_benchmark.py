@@ -1,0 +1,33 @@
+"""Smoke run of the benchmark at tiny sizes: keys and sane values, never timing thresholds."""
+import json
+
+import pytest
+
+from conftest import run_script
+
+TINY = ["--vocab-size", "300", "--embedding-size", "16", "--hidden-size", "32", "--num-layers", "2", "--num-heads", "2",
+        "--intermediate-size", "64", "--seq-len", "32", "--batch-size", "4", "--max-predictions", "5", "--steps", "3",
+        "--warmup-steps", "1", "--json"]
+
+
+@pytest.mark.parametrize("extra", [[], ["--precision", "bf16-mixed"]])
+def test_pretrain_benchmark_reports_both_sides(extra):
+    result = run_script("benchmark.py", "pretrain", *TINY, *extra)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    for key in ("sequences_per_s", "real_tokens_per_s", "reference_sequences_per_s", "reference_real_tokens_per_s",
+                "speedup", "model_gflop_per_step", "achieved_gflops", "utilization", "peak_rss_mb"):
+        assert report[key] > 0, key
+    assert set(report["matmul_peak_gflops"]) == {"fp32", "bf16"}
+    for side in ("loss", "reference_loss"):
+        assert 0 < report[f"{side}_last"] < 20 and 0 < report[f"{side}_first"] < 20
+
+
+def test_pretrain_benchmark_on_records(shared_data):
+    data = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+    tiny = [a if a != "300" else "1600" for a in TINY]
+    tiny[tiny.index("--seq-len") + 1] = "128"
+    result = run_script("benchmark.py", "pretrain", *tiny, "--data", str(data))
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["data"] == str(data) and report["real_tokens_per_s"] < report["sequences_per_s"] * 128
