@@ -99,9 +99,6 @@ class Tokenizer:
     def vocab_size(self) -> int:
         return len(self.vocab)
 
-    def token_id(self, token: str) -> int:
-        return self.vocab.index(token)
-
     @property
     def cls_id(self) -> int:
         return self._special["[CLS]"]
@@ -153,8 +150,8 @@ class Tokenizer:
             # Split the piece's characters over its parts by their lengths (only "12," -> "12" "," splits).
             lengths = [len(self.vocab[p].lstrip(SPIECE_UNDERLINE)) for p in parts]
             cursor = start
-            for part, length in zip(parts, lengths):
-                stop = min(end, cursor + length) if part != parts[-1] else end
+            for k, (part, length) in enumerate(zip(parts, lengths)):
+                stop = end if k == len(parts) - 1 else min(end, cursor + length)
                 ids.append(part)
                 offsets.append(_original_span(origin, cursor, stop, len(text)))
                 cursor = stop

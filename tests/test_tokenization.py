@@ -74,3 +74,17 @@ def test_tokenizer_errors(tmp_path):
     bad.write_bytes(b"\x00\x01not a model")
     with pytest.raises(UserInputError, match="not a readable SentencePiece model"):
         load_tokenizer(bad)
+
+
+def test_offsets_point_at_each_piece_in_the_original_text(shared_data):
+    tok = load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+    lines = [line for line in (shared_data / "nyt_dish" / "reviews.txt").read_text(encoding="utf-8").splitlines()
+             if line.strip() and line.isascii()][:400]
+    lines.append("It cost  $10, or 20, dollars (Tax incl.)")
+    for line in lines:
+        ids, offsets = tok.encode_with_offsets(line)
+        assert ids == tok.encode_lines([line])[0]  # the same ids pretraining saw
+        for i, (start, end) in zip(ids, offsets):
+            piece = tok.vocab[i].lstrip("\u2581")
+            if piece and i != 1:  # <unk> has no surface form to compare
+                assert line[start:end].lower() == piece, (line, piece, line[start:end])
