@@ -64,7 +64,8 @@ def test_bad_input_is_one_line_error(reviews, shared_data, tmp_path, case):
 
 
 @pytest.mark.parametrize("script", ["build_vocab.py", "create_pretraining_data.py", "pretrain.py", "finetune.py",
-                                    "predict.py", "make_sample_data.py", "plot_curves.py"])
+                                    "predict.py", "make_sample_data.py", "plot_curves.py", "export_hf.py",
+                                    "benchmark.py"])
 def test_every_script_has_help(script):
     result = run_script(script, "--help")
     assert result.returncode == 0 and "usage" in result.stdout.lower()

@@ -1,0 +1,81 @@
+"""Our checkpoints -> HuggingFace ``save_pretrained`` directories (config, safetensors, tokenizer, labels).
+
+The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
+pretraining checkpoint becomes an ``AlbertForPreTraining`` directory, a fine-tuned one an
+``AlbertForTokenClassification`` directory with ``id2label``. The tokenizer stored in the checkpoint
+is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
+``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
+directory is also what ``--model.init_from`` takes back in.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import torch
+from transformers import AlbertForPreTraining, AlbertForTokenClassification, AlbertTokenizer, BertTokenizerFast
+
+from datamodules.errors import UserInputError
+from lightning_modules.albert_init import load_albert_config
+
+
+def _tokenizer_state(checkpoint: dict) -> dict | None:
+    for value in checkpoint.values():
+        if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
+            return value["tokenizer"]
+    return None
+
+
+def _save_tokenizer(state: dict, output_dir: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        if state["file_name"].endswith(".model") or state["data"][:1] != b"[":
+            with open(os.path.join(tmp, "spiece.model"), "wb") as f:
+                f.write(state["data"])
+            tokenizer = AlbertTokenizer.from_pretrained(tmp, do_lower_case=state["do_lower_case"], keep_accents=False)
+        else:
+            path = os.path.join(tmp, "vocab.txt")
+            with open(path, "wb") as f:
+                f.write(state["data"])
+            tokenizer = BertTokenizerFast(vocab=path, do_lower_case=state["do_lower_case"])
+        tokenizer.save_pretrained(output_dir)
+        if os.path.isfile(os.path.join(tmp, "spiece.model")):
+            shutil.copy(os.path.join(tmp, "spiece.model"), output_dir)  # also for sentencepiece users
+
+
+def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) -> str:
+    """Write ``output_dir`` (atomically: a temporary folder renamed at the end); return the model class name."""
+    if not os.path.isfile(ckpt_path):
+        raise UserInputError(f"--ckpt {ckpt_path} does not exist")
+    if os.path.exists(output_dir) and not overwrite:
+        raise UserInputError(f"--output {output_dir} exists (pass --overwrite to replace it)")
+    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    hparams = checkpoint.get("hyper_parameters", {})
+    if not isinstance(hparams.get("albert_config"), dict):
+        raise UserInputError(f"--ckpt {ckpt_path}: not a checkpoint of scripts/pretrain.py or scripts/finetune.py")
+    config = load_albert_config(hparams["albert_config"])
+    if hparams.get("label_names"):
+        names = hparams["label_names"]
+        config.num_labels = len(names)
+        config.id2label = dict(enumerate(names))
+        config.label2id = {n: i for i, n in enumerate(names)}
+        model = AlbertForTokenClassification(config)
+    else:
+        model = AlbertForPreTraining(config)
+    weights = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
+    model.load_state_dict(weights)  # strict: the layouts are the same by construction
+
+    parent = os.path.dirname(os.path.abspath(output_dir))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        state = _tokenizer_state(checkpoint)
+        if state is not None:
+            _save_tokenizer(state, tmp)
+        if os.path.exists(output_dir):
+            shutil.rmtree(output_dir)
+        os.replace(tmp, output_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return type(model).__name__

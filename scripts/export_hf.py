@@ -1,0 +1,32 @@
+#!/usr/bin/env python
+"""Export a pretraining or fine-tuning checkpoint to a HuggingFace save_pretrained directory.
+
+  python scripts/export_hf.py --ckpt runs/finetune/checkpoints/best.ckpt --output runs/export/dish-tagger
+Then, offline: AutoTokenizer.from_pretrained(DIR) and AutoModelForTokenClassification.from_pretrained(DIR)
+(or AlbertForPreTraining for a pretraining checkpoint). --model.init_from DIR takes it back in.
+"""
+import argparse
+import sys
+
+from datamodules.errors import UserInputError
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--ckpt", required=True, help="checkpoint from scripts/pretrain.py or scripts/finetune.py")
+    p.add_argument("--output", required=True, help="directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+    args = p.parse_args(argv)
+    try:
+        from lightning_modules.hf_export import export_checkpoint
+
+        kind = export_checkpoint(args.ckpt, args.output, args.overwrite)
+    except UserInputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.output} ({kind}, safetensors, tokenizer)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

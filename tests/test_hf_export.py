@@ -1,0 +1,69 @@
+"""Export to save_pretrained directories that plain transformers loads offline, and import back."""
+import pytest
+import torch
+from transformers import AlbertForPreTraining, AutoModelForTokenClassification, AutoTokenizer
+
+from conftest import TINY_ALBERT, assert_one_line_error, run_script
+from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint, tokenizer_state
+from lightning_modules.albert_pretrain import AlbertPretrainModule
+from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+from lightning_modules.hf_export import export_checkpoint
+
+LABELS = ["O", "B-Dish", "I-Dish"]
+TEXT = "the mala steamboat was great, and the chicken rice too!"
+
+
+@pytest.fixture
+def spm(shared_data):
+    return str(shared_data / "google_tfrecord" / "reviews_spm.model")
+
+
+def save_checkpoint(module, path, datamodule_key, spm):
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                datamodule_key: {"tokenizer": tokenizer_state(spm, True)}}, path)
+
+
+def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path, spm):
+    torch.manual_seed(0)
+    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600}).eval()
+    save_checkpoint(module, tmp_path / "ft.ckpt", "TokenClassificationDataModule", spm)
+    assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == "AlbertForTokenClassification"
+
+    hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    hf_model = AutoModelForTokenClassification.from_pretrained(tmp_path / "hf").eval()
+    ids = load_tokenizer(spm).encode_lines([TEXT])[0]
+    assert hf_tokenizer(TEXT, add_special_tokens=False)["input_ids"] == ids
+    assert hf_model.config.id2label == dict(enumerate(LABELS))
+    input_ids = torch.tensor([[2, *ids, 3]])
+    mask = torch.ones_like(input_ids)
+    with torch.no_grad():
+        ours, theirs = module(input_ids, mask), hf_model(input_ids=input_ids, attention_mask=mask).logits
+    assert (ours - theirs).abs().max() < 1e-5
+
+
+def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, spm):
+    torch.manual_seed(0)
+    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 1600}).eval()
+    save_checkpoint(module, tmp_path / "pre.ckpt", "PretrainingDataModule", spm)
+    export_checkpoint(str(tmp_path / "pre.ckpt"), str(tmp_path / "hf"))
+    loaded = AlbertForPreTraining.from_pretrained(tmp_path / "hf").eval()
+    input_ids = torch.tensor([[2, 10, 11, 12, 3, 13, 14, 3]])
+    with torch.no_grad():
+        a = module.model(input_ids=input_ids).prediction_logits
+        b = loaded(input_ids=input_ids).prediction_logits
+    assert (a - b).abs().max() < 1e-5
+    # ... and back in: the directory initialises a tagger, tokenizer included
+    tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(tmp_path / "hf"))
+    assert torch.equal(tagger.model.albert.embeddings.word_embeddings.weight,
+                       module.model.albert.embeddings.word_embeddings.weight)
+    state = tokenizer_from_checkpoint(str(tmp_path / "hf"))
+    assert state["file_name"] == "spiece.model" and state["vocab_size"] == 1600
+
+
+def test_export_refuses_to_overwrite_and_needs_a_checkpoint(tmp_path):
+    (tmp_path / "out").mkdir()
+    result = run_script("export_hf.py", "--ckpt", str(tmp_path / "none.ckpt"), "--output", str(tmp_path / "x"))
+    assert_one_line_error(result, "none.ckpt", "does not exist")
+    torch.save({"state_dict": {}}, tmp_path / "odd.ckpt")
+    result = run_script("export_hf.py", "--ckpt", str(tmp_path / "odd.ckpt"), "--output", str(tmp_path / "out"))
+    assert_one_line_error(result, "out exists", "--overwrite")
