@@ -80,6 +80,25 @@ class PretrainingRecords(Dataset):
         return {**self.__dict__, "_handles": {}}
 
 
+class ResumableDistributedSampler(DistributedSampler):
+    """A DistributedSampler that can begin one epoch part-way, where a mid-epoch checkpoint left it.
+
+    The order is DistributedSampler's (a function of seed and epoch only), so the records after a
+    resume are exactly those an uninterrupted run would have seen.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resume_at: Optional[tuple[int, int]] = None  # (epoch, samples of this rank already seen)
+
+    def __iter__(self):
+        indices = list(super().__iter__())
+        if self.resume_at is not None and self.resume_at[0] == self.epoch:
+            indices = indices[self.resume_at[1]:]
+            self.resume_at = None
+        return iter(indices)
+
+
 def collate_pretraining(items: list[dict[str, torch.Tensor]], trim_padding: bool = True) -> dict[str, torch.Tensor]:
     batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
     if trim_padding:
@@ -128,6 +147,7 @@ class PretrainingDataModule(pl.LightningDataModule):
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
         self.tokenizer_state: Optional[dict] = None
+        self._resume_position: Optional[dict] = None
 
     def setup(self, stage: str) -> None:
         hp = self.hparams
@@ -179,8 +199,12 @@ class PretrainingDataModule(pl.LightningDataModule):
                            f"(a different random few each epoch) so that each of the {world} ranks gets the same number")
         if len(dataset) < world:
             raise UserInputError(f"only {len(dataset)} records for {world} ranks: every rank needs at least one")
-        sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=train and self.hparams.shuffle,
-                                     seed=self.hparams.seed, drop_last=train)
+        sampler = ResumableDistributedSampler(dataset, num_replicas=world, rank=rank, drop_last=train,
+                                              shuffle=train and self.hparams.shuffle, seed=self.hparams.seed)
+        if train and self._resume_position:
+            position = self._resume_position
+            sampler.resume_at = (position["epoch"], position["batches_done"] * self.hparams.batch_size)
+            self._resume_position = None
         return DataLoader(
             dataset, batch_size=self.hparams.batch_size, sampler=sampler, num_workers=self.hparams.num_workers,
             collate_fn=collate_pretraining if self.hparams.trim_padding else _collate_untrimmed,
@@ -196,11 +220,19 @@ class PretrainingDataModule(pl.LightningDataModule):
         return self._loader(self.val_set, train=False)
 
     def state_dict(self) -> dict:
-        """Saved in every checkpoint: the tokenizer itself, so later stages need no path to it."""
-        return {"tokenizer": self.tokenizer_state} if self.tokenizer_state else {}
+        """Saved in every checkpoint: the tokenizer itself (later stages need no path to it) and the
+        position in the training epoch (a resumed run neither repeats nor skips records)."""
+        state = {"tokenizer": self.tokenizer_state} if self.tokenizer_state else {}
+        trainer = self.trainer
+        if trainer is not None and trainer.state.fn == "fit":
+            # Batches of this epoch already trained on (processed, not merely prefetched by the loader).
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            state["train_position"] = {"epoch": trainer.current_epoch, "batches_done": done}
+        return state
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.tokenizer_state = state_dict.get("tokenizer") or self.tokenizer_state
+        self._resume_position = state_dict.get("train_position")
 
 
 def _collate_untrimmed(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -110,6 +110,14 @@ class AlbertPretrainModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._log_metrics("val", self(batch), batch["input_ids"].size(0))
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # Dropout draws continue where they stopped: a resumed run computes what an uninterrupted one would.
+        checkpoint["rng_state"] = torch.get_rng_state()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        if "rng_state" in checkpoint:
+            torch.set_rng_state(checkpoint["rng_state"])
+
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         optimizer = Lamb(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,

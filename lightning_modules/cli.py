@@ -1,17 +1,19 @@
 """The LightningCLI every training script shares: checkpoints under the run's root, one-line errors.
 
 Checkpoints go to ``<trainer.default_root_dir>/checkpoints``: ``last.ckpt`` plus the newest periodic
-one every ``checkpoint.every_n_train_steps`` steps (a killed run loses at most that many), and
-``best.ckpt`` by ``best_checkpoint.monitor``. A fixed directory is what lets ``--ckpt_path last``
-find the previous run's checkpoint.
+one every ``checkpoint.every_n_train_steps`` steps (a killed run loses at most that many),
+``best.ckpt`` by ``best_checkpoint.monitor``, and ``interrupted.ckpt`` when SIGTERM (or an error)
+stops training after the current batch. A fixed directory is what lets ``--ckpt_path last`` find the
+newest of them. Lightning writes checkpoints atomically (a temporary file, then a rename).
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.errors import UserInputError
 
@@ -40,6 +42,9 @@ class AlbertCLI(LightningCLI):
                              "best_checkpoint.filename": "best", "best_checkpoint.save_top_k": 1,
                              "best_checkpoint.enable_version_counter": False})
         parser.link_arguments("trainer.default_root_dir", "best_checkpoint.dirpath", compute_fn=_checkpoint_dir)
+        parser.add_lightning_class_args(OnExceptionCheckpoint, "exception_checkpoint")
+        parser.set_defaults({"exception_checkpoint.filename": "interrupted"})
+        parser.link_arguments("trainer.default_root_dir", "exception_checkpoint.dirpath", compute_fn=_checkpoint_dir)
         for source, target, apply_on in self._links:
             parser.link_arguments(source, target, apply_on=apply_on)
 
@@ -76,6 +81,10 @@ def run_cli(model_class, datamodule_class, **kwargs) -> None:
     """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
     try:
         AlbertCLI(model_class, datamodule_class, **kwargs)
+    except SIGTERMException:
+        print("stopped by SIGTERM after the current batch; the state is in checkpoints/interrupted.ckpt: "
+              "rerun with --ckpt_path last to continue", file=sys.stderr)
+        sys.exit(143)
     except UserInputError as e:
         # Errors raised in DataLoader workers come back wrapped with the worker's traceback: keep the message.
         message = [line for line in str(e).strip().splitlines() if line.strip()][-1]
