@@ -209,6 +209,9 @@ class PretrainingDataModule(pl.LightningDataModule):
             dataset, batch_size=self.hparams.batch_size, sampler=sampler, num_workers=self.hparams.num_workers,
             collate_fn=collate_pretraining if self.hparams.trim_padding else _collate_untrimmed,
             persistent_workers=self.hparams.num_workers > 0, pin_memory=torch.cuda.is_available(),
+            # Its own generator: starting an iterator then draws nothing from the global RNG, which stays
+            # the model's (dropout), so a resumed run draws exactly what an uninterrupted one would.
+            generator=torch.Generator().manual_seed(self.hparams.seed),
         )
 
     def train_dataloader(self) -> DataLoader:
