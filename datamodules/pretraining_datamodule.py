@@ -31,9 +31,9 @@ from datamodules.tokenization import tokenizer_state
 class PretrainingRecords(Dataset):
     """Random access to the records of several TFRecord shards; item = dict of tensors + ``record_index``."""
 
-    def __init__(self, files: list[str]):
+    def __init__(self, files: list[str], skip_corrupt: bool = False):
         self.files = files
-        tables = [record_offsets(f) for f in files]
+        tables = [record_offsets(f, skip_truncated_tail=skip_corrupt) for f in files]
         empty = [f for f, t in zip(files, tables) if len(t) == 0]
         if empty:
             raise UserInputError(f"{empty[0]}: TFRecord file holds no records")
@@ -123,6 +123,8 @@ class PretrainingDataModule(pl.LightningDataModule):
         shuffle: reshuffle the training records every epoch.
         seed: seed of the shuffle and of the validation hold-out.
         trim_padding: cut each batch to its longest real sequence (same loss, less compute).
+        skip_corrupt: leave out, with a warning, a truncated last record (a job killed while writing data)
+            instead of stopping with an error.
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class PretrainingDataModule(pl.LightningDataModule):
         shuffle: bool = True,
         seed: int = 0,
         trim_padding: bool = True,
+        skip_corrupt: bool = False,
     ):
         super().__init__()
         if not 0.0 <= val_fraction < 1.0:
@@ -158,9 +161,9 @@ class PretrainingDataModule(pl.LightningDataModule):
         if stage == "fit" or hp.val_files is None:
             if hp.train_files is None:
                 raise UserInputError("data.train_files is required (a glob or list of TFRecord files)")
-            train = PretrainingRecords(expand_input_files(hp.train_files, "data.train_files"))
+            train = PretrainingRecords(expand_input_files(hp.train_files, "data.train_files"), hp.skip_corrupt)
         if hp.val_files is not None:
-            self.val_set = PretrainingRecords(expand_input_files(hp.val_files, "data.val_files"))
+            self.val_set = PretrainingRecords(expand_input_files(hp.val_files, "data.val_files"), hp.skip_corrupt)
             self.train_set = train if stage == "fit" else None
         elif hp.val_fraction > 0:
             order = np.random.default_rng(hp.seed).permutation(len(train))

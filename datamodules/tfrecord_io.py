@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import struct
+import warnings
 from typing import Iterable
 
 import numpy as np
@@ -76,11 +77,13 @@ def write_tfrecord(path: str, records: Iterable[bytes]) -> int:
     return count
 
 
-def record_offsets(path: str) -> np.ndarray:
+def record_offsets(path: str, skip_truncated_tail: bool = False) -> np.ndarray:
     """(offset, framed length) of every record: from ``path.index`` when it is current, else by a header scan.
 
     The scan checks each length CRC and that every record ends inside the file, so a truncated or
-    corrupt file is reported here, with its offset, before training starts.
+    corrupt file is reported here, with its offset, before training starts. With
+    ``skip_truncated_tail`` a last record cut short (a job killed while writing) is left out with a
+    warning instead.
     """
     size = os.path.getsize(path)
     index_path = f"{path}.index"
@@ -94,13 +97,21 @@ def record_offsets(path: str) -> np.ndarray:
         while offset < size:
             header = f.read(12)
             if len(header) < 12:
-                raise CorruptRecordError(path, offset, "truncated record header")
+                if skip_truncated_tail:
+                    warnings.warn(f"{path}: skipped a truncated record header at byte offset {offset}")
+                    break
+                raise CorruptRecordError(path, offset, "truncated record header (data.skip_corrupt skips it)")
             length, crc = _HEADER.unpack(header)
             if TFRecordWriter.masked_crc(header[:8]) != header[8:]:
                 raise CorruptRecordError(path, offset, "length CRC mismatch (not a TFRecord file, or corrupt)")
             end = offset + 12 + length + 4
             if end > size:
-                raise CorruptRecordError(path, offset, f"truncated record (needs {end - offset} bytes, file ends first)")
+                if skip_truncated_tail:
+                    warnings.warn(f"{path}: skipped 1 truncated record at byte offset {offset} (the file ends "
+                                  f"{end - size} bytes early); {len(offsets)} records remain")
+                    break
+                raise CorruptRecordError(path, offset, f"truncated record (needs {end - offset} bytes, file ends first;"
+                                                       f" data.skip_corrupt skips it)")
             offsets.append((offset, end - offset))
             offset = end
             f.seek(offset)

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from transformers import AlbertForPreTraining
 
+from datamodules.errors import TrainingStoppedError
 from lightning_modules.albert_init import (
     config_fields, load_albert_config, load_matching_weights, read_init_weights,
 )
@@ -34,6 +35,8 @@ class AlbertPretrainModule(pl.LightningModule):
         poly_power: power of the decay (1.0 = linear, as in ALBERT).
         weight_decay: LAMB weight decay (not on LayerNorm/bias).
         betas, eps: LAMB moments and epsilon (ALBERT: 0.9, 0.999, 1e-6).
+        max_nonfinite_steps: a NaN/inf loss skips its step (counted in ``train/skipped_steps``); this many
+            in a row stop training with an error. 0 turns the check off (it costs one host sync per step).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class AlbertPretrainModule(pl.LightningModule):
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-6,
+        max_nonfinite_steps: int = 10,
     ):
         super().__init__()
         self.config = load_albert_config(albert_config, vocab_size)
@@ -58,6 +62,8 @@ class AlbertPretrainModule(pl.LightningModule):
         self.hparams.albert_config = config_fields(self.config)  # self-contained checkpoints
         self.hparams.vocab_size = None  # already in albert_config
         self._last_batch_time: Optional[float] = None
+        self._nonfinite_in_a_row = 0
+        self._skipped_steps = 0
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -94,15 +100,32 @@ class AlbertPretrainModule(pl.LightningModule):
             self.log(f"{stage}/{name}", value, on_step=on_step, on_epoch=not on_step, batch_size=batch_size,
                      prog_bar=name == "loss", sync_dist=not on_step)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> Optional[torch.Tensor]:
         metrics = self(batch)
         batch_size = batch["input_ids"].size(0)
+        if self.hparams.max_nonfinite_steps and self._skip_nonfinite(metrics["loss"]):
+            return None  # Lightning skips backward and the optimizer step
         self._log_metrics("train", metrics, batch_size)
         now = time.perf_counter()
         if self._last_batch_time is not None:
             self.log("train/sequences_per_s", batch_size / (now - self._last_batch_time), on_step=True)
         self._last_batch_time = now
         return metrics["loss"]
+
+    def _skip_nonfinite(self, loss: torch.Tensor) -> bool:
+        """True if any rank's loss is NaN/inf (all ranks then skip together, or DDP would hang)."""
+        bad = self.trainer.strategy.reduce_boolean_decision(not bool(torch.isfinite(loss)), all=False)
+        if not bad:
+            self._nonfinite_in_a_row = 0
+            return False
+        self._nonfinite_in_a_row += 1
+        self._skipped_steps += 1
+        self.log("train/skipped_steps", float(self._skipped_steps), on_step=True)
+        if self._nonfinite_in_a_row >= self.hparams.max_nonfinite_steps:
+            raise TrainingStoppedError(
+                f"the loss was NaN/inf in {self._nonfinite_in_a_row} steps in a row (up to step {self.global_step}): "
+                f"lower model.learning_rate or raise model.warmup_steps, prefer bf16 to fp16, or check the data")
+        return True
 
     def on_train_epoch_start(self) -> None:
         self._last_batch_time = None  # do not count validation or dataloader start-up as step time

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import sys
 
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from datamodules.errors import UserInputError
+from datamodules.errors import TrainingStoppedError, UserInputError
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -77,6 +78,20 @@ class AlbertCLI(LightningCLI):
             data.tokenizer_checkpoint = config.ckpt_path
 
 
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except torch.OutOfMemoryError:
+            config = self.config[subcommand]
+            model = config.model.get("albert_config")
+            dims = (f"hidden_size={model.get('hidden_size')}, num_hidden_layers={model.get('num_hidden_layers')}"
+                    if isinstance(model, dict) else f"albert_config={model}")
+            raise TrainingStoppedError(
+                f"out of memory with data.batch_size={config.data.batch_size}, trainer.precision="
+                f"{config.trainer.precision}, {dims}: use a smaller --data.batch_size and a larger "
+                f"--trainer.accumulate_grad_batches (same global batch), or --trainer.precision bf16-mixed") from None
+
+
 def run_cli(model_class, datamodule_class, **kwargs) -> None:
     """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
     try:
@@ -85,7 +100,7 @@ def run_cli(model_class, datamodule_class, **kwargs) -> None:
         print("stopped by SIGTERM after the current batch; the state is in checkpoints/interrupted.ckpt: "
               "rerun with --ckpt_path last to continue", file=sys.stderr)
         sys.exit(143)
-    except UserInputError as e:
+    except (UserInputError, TrainingStoppedError) as e:
         # Errors raised in DataLoader workers come back wrapped with the worker's traceback: keep the message.
         message = [line for line in str(e).strip().splitlines() if line.strip()][-1]
         print(f"error: {message}", file=sys.stderr)

@@ -8,12 +8,15 @@ import json
 import os
 import signal
 
+import torch
 from lightning.pytorch.callbacks import Callback
 
 
 class StepProbe(Callback):
-    def __init__(self, out_dir: str, signal_at_step: int = -1, signal_name: str = "SIGKILL"):
+    def __init__(self, out_dir: str, signal_at_step: int = -1, signal_name: str = "SIGKILL",
+                 out_of_memory: bool = False):
         self.out_dir = out_dir
+        self.out_of_memory = out_of_memory
         self.signal_at_step = signal_at_step
         self.signal_name = signal_name
         self.records: list[list[int]] = []
@@ -33,6 +36,10 @@ class StepProbe(Callback):
             json.dump({"records": previous["records"] + self.records, "weight_hashes": self.weight_hashes,
                        "val_loss": self.val_loss, "world_size": trainer.world_size}, f)
         self.records = []
+
+    def on_train_start(self, trainer, pl_module):
+        if self.out_of_memory:  # what a too-large batch does on a GPU
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         self.records.append(batch["record_index"].tolist())

@@ -4,7 +4,7 @@ import torch
 from transformers import AlbertForPreTraining
 
 from conftest import TINY_ALBERT
-from datamodules.errors import UserInputError
+from datamodules.errors import TrainingStoppedError, UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 
@@ -94,3 +94,37 @@ def test_tiny_model_loss_falls_on_the_seed_corpus(shared_data, tmp_path):
     assert len(losses) == 50
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.8 * first, (first, last)  # from ~ln(159)+ln(2) = 5.8 to ~3.9 in practice
+
+
+class NaNAtSteps(AlbertPretrainModule):
+    """Makes the loss NaN on chosen training calls, as a diverging run would."""
+
+    def __init__(self, nan_calls, **kwargs):
+        super().__init__(**kwargs)
+        self.nan_calls, self.calls = set(nan_calls), 0
+
+    def forward(self, batch):
+        out = super().forward(batch)
+        self.calls += 1
+        if self.calls in self.nan_calls:
+            out["loss"] = out["loss"] * float("nan")
+        return out
+
+
+def fit_seed_data(shared_data, module, tmp_path, steps):
+    data = PretrainingDataModule(train_files=str(shared_data / "seed_toy" / "restaurant_review_train"), batch_size=8)
+    trainer = pl.Trainer(max_steps=steps, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(module, data)
+    return trainer
+
+
+def test_nonfinite_loss_skips_the_step_and_stops_after_too_many(shared_data, tmp_path):
+    config = {**TINY_ALBERT, "vocab_size": 159}
+    module = NaNAtSteps({3, 4}, albert_config=config, warmup_steps=0, max_nonfinite_steps=3)
+    trainer = fit_seed_data(shared_data, module, tmp_path, steps=6)
+    assert module._skipped_steps == 2 and trainer.global_step == 6  # skipped steps update no weight
+    assert all(torch.isfinite(p).all() for p in module.parameters())
+    diverging = NaNAtSteps(range(100), albert_config=config, max_nonfinite_steps=3)
+    with pytest.raises(TrainingStoppedError, match="NaN/inf in 3 steps in a row"):
+        fit_seed_data(shared_data, diverging, tmp_path, steps=10)

@@ -60,3 +60,10 @@ def test_killed_run_resumes_exactly(shared_data, uninterrupted, tmp_path, signal
     ours, theirs = final_weights(tmp_path), final_weights(uninterrupted)
     for name, tensor in theirs.items():
         assert torch.allclose(ours[name], tensor, rtol=0, atol=1e-6), name
+
+
+def test_out_of_memory_names_the_config_and_a_way_out(shared_data, tmp_path):
+    result = pretrain(shared_data, tmp_path, tmp_path / "probe", "--trainer.callbacks.out_of_memory=true")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: out of memory with data.batch_size=50") and "accumulate_grad_batches" in last

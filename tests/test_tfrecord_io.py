@@ -95,3 +95,13 @@ def test_not_a_tfrecord(tmp_path):
     path.write_text("this is text, not records\n" * 10)
     with pytest.raises(UserInputError, match="byte offset 0: length CRC mismatch"):
         PretrainingRecords([str(path)])
+
+
+def test_truncated_tail_is_skipped_and_counted_on_request(tmp_path):
+    path = tmp_path / "x.tfrecord"
+    write_tfrecord(str(path), (instance_to_example(i, 32, 5) for i in random_instances(10)))
+    (tmp_path / "x.tfrecord.index").unlink()
+    path.write_bytes(path.read_bytes()[:-7])
+    with pytest.warns(UserWarning, match=r"skipped 1 truncated record at byte offset \d+ .* 9 records remain"):
+        records = PretrainingRecords([str(path)], skip_corrupt=True)
+    assert len(records) == 9 and records.example(8)["input_ids"].shape == (32,)
