@@ -26,6 +26,8 @@ bench: setup
 	$(PY) scripts/benchmark.py pretrain --json --precision bf16-mixed
 	test ! -f $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord || \
 	  $(PY) scripts/benchmark.py pretrain --json --vocab-size 1600 --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
+	test ! -f $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord || \
+	  $(PY) scripts/benchmark.py ddp --json --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
 
 clean:
 	rm -rf runs

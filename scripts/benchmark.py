@@ -4,11 +4,15 @@
   python scripts/benchmark.py pretrain                          # synthetic full-length batches, fp32
   python scripts/benchmark.py pretrain --precision bf16-mixed
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
+  python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
 sequence) against transformers' AlbertForPreTraining as people use it (logits on every position,
 AdamW, fp32, batches padded to --seq-len), both with gradient clipping at 1.0, on identical batches
 prepared before timing. Warm-up steps are not timed; throughput is from the median step time.
+
+ddp: scripts/pretrain.py itself on 1..N CPU processes (gloo), each with cpu_count/max(N) threads:
+per-rank and total sequences/s and the scaling efficiency (total / (N x one process)).
 """
 import argparse
 import json
@@ -156,6 +160,45 @@ def bench_pretrain(args) -> dict:
     }
 
 
+def bench_ddp(args) -> dict:
+    """Per-rank and total pretraining throughput of scripts/pretrain.py with 1..N CPU processes (DDP, gloo)."""
+    import os
+    import subprocess
+    import tempfile
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    runs = {}
+    threads = max(1, (os.cpu_count() or 1) // max(args.devices))
+    for devices in args.devices:
+        with tempfile.TemporaryDirectory() as root:
+            command = [sys.executable, os.path.join(repo, "scripts", "pretrain.py"), "fit", "--config", args.config_yaml,
+                       "--data.train_files", args.data, "--model.vocab_size", str(args.vocab_size),
+                       "--data.batch_size", str(args.batch_size), "--trainer.max_steps", str(args.steps),
+                       "--trainer.accelerator", "cpu", "--trainer.devices", str(devices), "--trainer.strategy",
+                       "ddp" if devices > 1 else "auto", "--trainer.limit_val_batches", "0",
+                       "--trainer.log_every_n_steps", "1", "--trainer.enable_progress_bar", "false",
+                       "--trainer.default_root_dir", root]
+            # Every process gets the same threads (cpu_count / largest N), so efficiency measures DDP itself.
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
+            if result.returncode != 0:
+                raise SystemExit(f"pretrain.py with {devices} devices failed:\n{result.stderr[-2000:]}")
+            values = []
+            for events in sorted(__import__("glob").glob(os.path.join(root, "lightning_logs", "*", "events.*"))):
+                acc = EventAccumulator(events, size_guidance={"scalars": 0})
+                acc.Reload()
+                values += [e.value for e in acc.Scalars("train/sequences_per_s")][args.warmup_steps:]
+            per_rank = statistics.median(values)
+            runs[devices] = {"per_rank_sequences_per_s": per_rank, "total_sequences_per_s": per_rank * devices}
+    base = runs[min(runs)]["total_sequences_per_s"] / min(runs)
+    for devices, run in runs.items():
+        run["scaling_efficiency"] = run["total_sequences_per_s"] / (base * devices)
+    return {"benchmark": "ddp", "data": args.data, "batch_size_per_rank": args.batch_size, "cpu_count": os.cpu_count(),
+            "threads_per_process": threads, "runs": {str(k): v for k, v in runs.items()}}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -169,10 +212,19 @@ def main(argv=None) -> int:
     pre.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
     pre.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     pre.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
+    ddp = sub.add_parser("ddp", help="scripts/pretrain.py throughput with 1..N CPU processes (DDP): scaling")
+    ddp.add_argument("--data", required=True, help="TFRecord file to train on")
+    ddp.add_argument("--vocab-size", type=int, default=1600)
+    ddp.add_argument("--devices", type=int, nargs="+", default=[1, 2])
+    ddp.add_argument("--batch-size", type=int, default=32, help="per rank")
+    ddp.add_argument("--steps", type=int, default=40)
+    ddp.add_argument("--warmup-steps", type=int, default=5)
+    ddp.add_argument("--config-yaml", default="configs/pretrain_toy.yaml")
+    ddp.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     args = p.parse_args(argv)
-    if args.threads:
+    if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    result = bench_pretrain(args)
+    result = bench_pretrain(args) if args.command == "pretrain" else bench_ddp(args)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

@@ -31,3 +31,14 @@ def test_pretrain_benchmark_on_records(shared_data):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["data"] == str(data) and report["real_tokens_per_s"] < report["sequences_per_s"] * 128
+
+
+@pytest.mark.slow
+def test_ddp_benchmark_runs_one_and_two_processes(shared_data):
+    data = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+    result = run_script("benchmark.py", "ddp", "--data", str(data), "--steps", "8", "--warmup-steps", "2",
+                        "--batch-size", "16", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    runs = json.loads(result.stdout)["runs"]
+    assert set(runs) == {"1", "2"} and runs["1"]["scaling_efficiency"] == 1.0
+    assert 0 < runs["2"]["scaling_efficiency"] < 2 and runs["2"]["total_sequences_per_s"] > 0
