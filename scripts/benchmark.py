@@ -142,7 +142,9 @@ def bench_pretrain(args) -> dict:
     our_median, ref_median = statistics.median(our_times), statistics.median(ref_times)
     real_tokens = statistics.mean(float(b["input_mask"].sum()) for b in batches)
     masked = statistics.mean(float(b["masked_lm_weights"].sum()) / args.batch_size for b in batches)
-    gflop = model_gflop_per_step(config, args.batch_size, args.seq_len, round(masked))
+    # FLOPs of the shapes our step computes (batches trimmed to their longest real sequence).
+    computed_len = round(statistics.mean(b["input_ids"].shape[1] for b in trimmed))
+    gflop = model_gflop_per_step(config, args.batch_size, computed_len, round(masked))
     peaks = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
     peak = peaks["bf16" if bf16 else "fp32"]
     return {
