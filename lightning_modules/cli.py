@@ -2,8 +2,8 @@
 
 Checkpoints go to ``<trainer.default_root_dir>/checkpoints``: ``last.ckpt`` plus the newest periodic
 one every ``checkpoint.every_n_train_steps`` steps (a killed run loses at most that many),
-``best.ckpt`` by ``best_checkpoint.monitor``, and ``interrupted.ckpt`` when SIGTERM (or an error)
-stops training after the current batch. A fixed directory is what lets ``--ckpt_path last`` find the
+``best.ckpt`` by ``best_checkpoint.monitor``, and ``last-interrupted.ckpt`` when SIGTERM stops
+training after the current batch. A fixed directory is what lets ``--ckpt_path last`` find the
 newest of them. Lightning writes checkpoints atomically (a temporary file, then a rename).
 """
 from __future__ import annotations
@@ -12,11 +12,12 @@ import os
 import sys
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.errors import TrainingStoppedError, UserInputError
+from lightning_modules.callbacks import SigtermCheckpoint
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -43,9 +44,8 @@ class AlbertCLI(LightningCLI):
                              "best_checkpoint.filename": "best", "best_checkpoint.save_top_k": 1,
                              "best_checkpoint.enable_version_counter": False})
         parser.link_arguments("trainer.default_root_dir", "best_checkpoint.dirpath", compute_fn=_checkpoint_dir)
-        parser.add_lightning_class_args(OnExceptionCheckpoint, "exception_checkpoint")
-        parser.set_defaults({"exception_checkpoint.filename": "interrupted"})
-        parser.link_arguments("trainer.default_root_dir", "exception_checkpoint.dirpath", compute_fn=_checkpoint_dir)
+        parser.add_lightning_class_args(SigtermCheckpoint, "sigterm_checkpoint")
+        parser.link_arguments("trainer.default_root_dir", "sigterm_checkpoint.dirpath", compute_fn=_checkpoint_dir)
         for source, target, apply_on in self._links:
             parser.link_arguments(source, target, apply_on=apply_on)
 
@@ -97,7 +97,7 @@ def run_cli(model_class, datamodule_class, **kwargs) -> None:
     try:
         AlbertCLI(model_class, datamodule_class, **kwargs)
     except SIGTERMException:
-        print("stopped by SIGTERM after the current batch; the state is in checkpoints/interrupted.ckpt: "
+        print(f"stopped by SIGTERM after the current batch; the state is in checkpoints/{SigtermCheckpoint.FILE_NAME}: "
               "rerun with --ckpt_path last to continue", file=sys.stderr)
         sys.exit(143)
     except (UserInputError, TrainingStoppedError) as e:

@@ -49,7 +49,7 @@ def test_killed_run_resumes_exactly(shared_data, uninterrupted, tmp_path, signal
     else:  # Lightning stops after the batch, our CLI saves interrupted.ckpt and says how to go on
         assert killed.returncode == 143, killed.stderr[-3000:]
         assert "--ckpt_path last" in killed.stderr.strip().splitlines()[-1]
-        assert (tmp_path / "checkpoints" / "interrupted.ckpt").is_file()
+        assert (tmp_path / "checkpoints" / "last-interrupted.ckpt").is_file()
     resumed = pretrain(shared_data, tmp_path, tmp_path / "after", "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
 
