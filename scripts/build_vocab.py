@@ -9,11 +9,12 @@ google-research/ALBERT's spm_train settings. Writes PREFIX.model and PREFIX.voca
 import argparse
 import sys
 
-from datamodules.errors import UserInputError
+from datamodules.errors import UserInputError, exit_code_on_user_error
 from datamodules.files import expand_input_files, refuse_existing
 from datamodules.tokenization import train_sentencepiece
 
 
+@exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", nargs="+", required=True, help="corpus file(s) or globs, one sentence per line")
@@ -23,17 +24,13 @@ def main(argv=None) -> int:
                    help="lower-case the text first, as create_pretraining_data --do_lower_case will (default: on)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing model")
     args = p.parse_args(argv)
-    try:
-        if args.vocab_size < 10:
-            raise UserInputError(f"--vocab-size must be at least 10, got {args.vocab_size}")
-        files = expand_input_files(args.input, "--input")
-        refuse_existing([f"{args.model_prefix}.model", f"{args.model_prefix}.vocab"], args.overwrite)
-        if all(not line.strip() for name in files for line in open(name, encoding="utf-8")):
-            raise UserInputError(f"--input {', '.join(files)}: no text (empty corpus)")
-        model, vocab = train_sentencepiece(files, args.model_prefix, args.vocab_size, args.do_lower_case)
-    except UserInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.vocab_size < 10:
+        raise UserInputError(f"--vocab-size must be at least 10, got {args.vocab_size}")
+    files = expand_input_files(args.input, "--input")
+    refuse_existing([f"{args.model_prefix}.model", f"{args.model_prefix}.vocab"], args.overwrite)
+    if all(not line.strip() for name in files for line in open(name, encoding="utf-8")):
+        raise UserInputError(f"--input {', '.join(files)}: no text (empty corpus)")
+    model, vocab = train_sentencepiece(files, args.model_prefix, args.vocab_size, args.do_lower_case)
     print(f"wrote {model} and {vocab} ({args.vocab_size} pieces)")
     return 0
 

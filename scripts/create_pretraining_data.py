@@ -11,7 +11,7 @@ create_pretraining_data.py (one sentence per line, a blank line between document
 import argparse
 import sys
 
-from datamodules.errors import UserInputError
+from datamodules.errors import UserInputError, exit_code_on_user_error
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_instances import MaskingConfig
 
@@ -31,6 +31,7 @@ def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: s
     parser.add_argument(f"--no{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
 
 
+@exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_file", required=True, help="input text file(s): globs, comma-separated")
@@ -54,23 +55,19 @@ def main(argv=None) -> int:
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    try:
-        tokenizer = args.spm_model_file or args.vocab_file
-        if not tokenizer:
-            raise UserInputError("give --spm_model_file (SentencePiece) or --vocab_file (WordPiece vocab.txt)")
-        cfg = MaskingConfig(
-            max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
-            masked_lm_prob=args.masked_lm_prob, short_seq_prob=args.short_seq_prob, ngram=args.ngram,
-            favor_shorter_ngram=args.favor_shorter_ngram, do_whole_word_mask=args.do_whole_word_mask,
-        )
-        summary = create_pretraining_data(
-            args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
-            dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
-            num_shards=args.num_shards, overwrite=args.overwrite, progress=not args.quiet,
-        )
-    except UserInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    tokenizer = args.spm_model_file or args.vocab_file
+    if not tokenizer:
+        raise UserInputError("give --spm_model_file (SentencePiece) or --vocab_file (WordPiece vocab.txt)")
+    cfg = MaskingConfig(
+        max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
+        masked_lm_prob=args.masked_lm_prob, short_seq_prob=args.short_seq_prob, ngram=args.ngram,
+        favor_shorter_ngram=args.favor_shorter_ngram, do_whole_word_mask=args.do_whole_word_mask,
+    )
+    summary = create_pretraining_data(
+        args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
+        dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
+        num_shards=args.num_shards, overwrite=args.overwrite, progress=not args.quiet,
+    )
     print(summary.line())
     return 0
 

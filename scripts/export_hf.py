@@ -8,22 +8,19 @@ Then, offline: AutoTokenizer.from_pretrained(DIR) and AutoModelForTokenClassific
 import argparse
 import sys
 
-from datamodules.errors import UserInputError
+from datamodules.errors import exit_code_on_user_error
 
 
+@exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ckpt", required=True, help="checkpoint from scripts/pretrain.py or scripts/finetune.py")
     p.add_argument("--output", required=True, help="directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
     args = p.parse_args(argv)
-    try:
-        from lightning_modules.hf_export import export_checkpoint
+    from lightning_modules.hf_export import export_checkpoint
 
-        kind = export_checkpoint(args.ckpt, args.output, args.overwrite)
-    except UserInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    kind = export_checkpoint(args.ckpt, args.output, args.overwrite)
     print(f"wrote {args.output} ({kind}, safetensors, tokenizer)")
     return 0
 

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 
-from datamodules.errors import UserInputError
+from datamodules.errors import UserInputError, exit_code_on_user_error
 
 
 def read_reviews(source: str) -> list[str]:
@@ -45,6 +45,7 @@ def to_record(text: str, entities: list[dict]) -> dict:
     return record
 
 
+@exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="fine-tuned checkpoint (.ckpt) from scripts/finetune.py")
@@ -53,24 +54,20 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
     args = p.parse_args(argv)
-    try:
-        reviews = read_reviews(args.input)
-        from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
+    reviews = read_reviews(args.input)
+    from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
 
-        predictor = SpanPredictor(args.model, args.device)
-        out = sys.stdout
-        if args.output:
-            os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-            out = open(f"{args.output}.tmp-{os.getpid()}", "w", encoding="utf-8")
-        for text, entities in predictor.predict_stream(reviews, args.batch_size):
-            out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
-        if args.output:
-            out.close()
-            os.replace(out.name, args.output)
-            print(f"wrote {len(reviews)} predictions to {args.output}", file=sys.stderr)
-    except UserInputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    predictor = SpanPredictor(args.model, args.device)
+    out = sys.stdout
+    if args.output:
+        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+        out = open(f"{args.output}.tmp-{os.getpid()}", "w", encoding="utf-8")
+    for text, entities in predictor.predict_stream(reviews, args.batch_size):
+        out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
+    if args.output:
+        out.close()
+        os.replace(out.name, args.output)
+        print(f"wrote {len(reviews)} predictions to {args.output}", file=sys.stderr)
     return 0
 
 
