@@ -198,15 +198,22 @@ class PretrainingDataModule(pl.LightningDataModule):
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
         if train and len(dataset) % world:
+            which = "a different random few each epoch" if self.hparams.shuffle else "the last ones, as shuffle is off"
             rank_zero_warn(f"{len(dataset) % world} of {len(dataset)} training records are left out each epoch "
-                           f"(a different random few each epoch) so that each of the {world} ranks gets the same number")
-        if len(dataset) < world:
+                           f"({which}) so that each of the {world} ranks gets the same number")
+        if train and len(dataset) < world:
             raise UserInputError(f"only {len(dataset)} records for {world} ranks: every rank needs at least one")
         sampler = ResumableDistributedSampler(dataset, num_replicas=world, rank=rank, drop_last=train,
                                               shuffle=train and self.hparams.shuffle, seed=self.hparams.seed)
         if train and self._resume_position:
-            position = self._resume_position
-            sampler.resume_at = (position["epoch"], position["batches_done"] * self.hparams.batch_size)
+            epoch = self._resume_position["epoch"]
+            done = self._resume_position["batches_done"] * self.hparams.batch_size
+            if done >= len(sampler):  # saved on the epoch's last batch: go on with the next epoch
+                epoch, done = epoch + 1, 0
+            # Lightning starts the resumed iterator before it calls set_epoch, and workers read the
+            # sampler as soon as the iterator starts: set the epoch here.
+            sampler.set_epoch(epoch)
+            sampler.resume_at = (epoch, done)
             self._resume_position = None
         return DataLoader(
             dataset, batch_size=self.hparams.batch_size, sampler=sampler, num_workers=self.hparams.num_workers,

@@ -41,7 +41,9 @@ def uninterrupted(shared_data, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signal_name, signal_at, resumes_from", [("SIGKILL", 25, 20), ("SIGTERM", 15, 15)])
+# 40 batches per epoch: resume mid-epoch 0, at the epoch boundary, mid-epoch 1, and after SIGTERM.
+@pytest.mark.parametrize("signal_name, signal_at, resumes_from",
+                         [("SIGKILL", 25, 20), ("SIGKILL", 45, 40), ("SIGKILL", 55, 50), ("SIGTERM", 15, 15)])
 def test_killed_run_resumes_exactly(shared_data, uninterrupted, tmp_path, signal_name, signal_at, resumes_from):
     killed = pretrain(shared_data, tmp_path, tmp_path / "before", signal_at=signal_at, signal_name=signal_name)
     if signal_name == "SIGKILL":
