@@ -46,12 +46,16 @@ class PretrainingRecords(Dataset):
     def __len__(self) -> int:
         return len(self.offsets)
 
+    MAX_OPEN_FILES = 64  # per process: thousands of shards must not exhaust file descriptors
+
     def _file(self, i: int):
         if self._pid != os.getpid():  # a forked DataLoader worker must not share the parent's file offsets
             self._handles, self._pid = {}, os.getpid()
-        if i not in self._handles:
-            self._handles[i] = open(self.files[i], "rb")
-        return self._handles[i]
+        handle = self._handles.pop(i, None) or open(self.files[i], "rb")
+        self._handles[i] = handle  # most recently used last
+        if len(self._handles) > self.MAX_OPEN_FILES:
+            self._handles.pop(next(iter(self._handles))).close()
+        return handle
 
     def example(self, index: int) -> dict[str, np.ndarray]:
         file_index = int(self.file_of[index])

@@ -122,6 +122,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         window_overlap: tokens shared by consecutive windows.
         batch_size: windows per batch.
         num_workers: DataLoader workers.
+        labels: the model's BIO labels (``O`` first); default: from the types in the first file given.
+            Evaluating a checkpoint (``--ckpt_path``) sets them from the checkpoint.
     """
 
     def __init__(
@@ -137,6 +139,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         window_overlap: int = 32,
         batch_size: int = 32,
         num_workers: int = 0,
+        labels: Optional[list[str]] = None,
     ):
         super().__init__()
         if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
@@ -150,7 +153,10 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         if not self.examples:
             raise UserInputError("give data.train_file, data.val_file or data.test_file")
         first = "train" if "train" in self.examples else next(iter(self.examples))
-        types = {s.type for e in self.examples[first] for s in e.spans}
+        if labels:
+            types, source = {name[2:] for name in labels if name != "O"}, "the checkpoint's labels"
+        else:
+            types, source = {s.type for e in self.examples[first] for s in e.spans}, self._path(first)
         if not types:
             raise UserInputError(f"{self._path(first)}: no labelled spans"
                                  + (f" of types {entity_types}" if entity_types else ""))
@@ -158,8 +164,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
             unseen = sorted({s.type for e in examples for s in e.spans} - types)
             if unseen:
                 raise UserInputError(f"{self._path(split)}: entity type(s) {unseen} do not occur in "
-                                     f"{self._path(first)} (types there: {sorted(types)})")
-        self.label_names = label_names_for(types)
+                                     f"{source} (types there: {sorted(types)})")
+        self.label_names = list(labels) if labels else label_names_for(types)
         self.tokenizer, self.tokenizer_state = self._load_tokenizer()
         self.datasets: dict[str, TokenWindows] = {}
 

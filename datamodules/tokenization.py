@@ -276,10 +276,27 @@ def tokenizer_from_checkpoint(source: str) -> dict | None:
         return None
     if not os.path.isfile(source):
         raise UserInputError(f"{source} does not exist (expected a .ckpt file or a HF model directory)")
-    import torch
+    return stored_tokenizer(load_checkpoint_file(source))
 
-    checkpoint = torch.load(source, map_location="cpu", weights_only=False)
+
+def stored_tokenizer(checkpoint: dict) -> dict | None:
+    """The tokenizer state a DataModule stored in a loaded checkpoint, or None."""
     for value in checkpoint.values():
         if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
             return value["tokenizer"]
     return None
+
+
+def load_checkpoint_file(path: str) -> dict:
+    """A ``.ckpt`` as a dict; anything else is a one-line UserInputError, not an unpickling traceback."""
+    import torch
+
+    if not os.path.isfile(path):
+        raise UserInputError(f"{path} does not exist (expected a .ckpt checkpoint)")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # pickle, zip and torch errors all mean: not a checkpoint
+        raise UserInputError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
+    if not isinstance(checkpoint, dict):
+        raise UserInputError(f"{path}: not a checkpoint of this project")
+    return checkpoint

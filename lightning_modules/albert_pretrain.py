@@ -135,11 +135,16 @@ class AlbertPretrainModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Dropout draws continue where they stopped: a resumed run computes what an uninterrupted one would.
+        # (The checkpoint is written by rank 0: other ranks resume with rank 0's RNG state.)
         checkpoint["rng_state"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         if "rng_state" in checkpoint:
             torch.set_rng_state(checkpoint["rng_state"])
+        if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state(checkpoint["cuda_rng_state"])
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

@@ -17,6 +17,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.errors import TrainingStoppedError, UserInputError
+from datamodules.tokenization import load_checkpoint_file
 from lightning_modules.callbacks import SigtermCheckpoint
 
 
@@ -68,15 +69,20 @@ class AlbertCLI(LightningCLI):
             config.ckpt_path = path
 
     def before_instantiate_classes(self) -> None:
-        """Evaluating a checkpoint: its DataModule takes the tokenizer stored in it, unless one is given."""
+        """Evaluating a checkpoint: the DataModule takes the tokenizer (unless one is given) and the labels
+        stored in it, so a test file need not contain every entity type."""
         subcommand = self.config.get("subcommand")
         if subcommand in (None, "fit"):
             return
         config = self.config[subcommand]
         data = config.get("data")
-        if config.get("ckpt_path") and data is not None and "tokenizer_checkpoint" in data and not data.get("tokenizer"):
+        if not config.get("ckpt_path") or data is None:
+            return
+        if "tokenizer_checkpoint" in data and not data.get("tokenizer"):
             data.tokenizer_checkpoint = config.ckpt_path
-
+        if "labels" in data and not data.get("labels"):  # the label set the checkpoint was trained with
+            stored = load_checkpoint_file(config.ckpt_path).get("TokenClassificationDataModule", {})
+            data.labels = stored.get("label_names")
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:

@@ -17,14 +17,8 @@ import torch
 from transformers import AlbertForPreTraining, AlbertForTokenClassification, AlbertTokenizer, BertTokenizerFast
 
 from datamodules.errors import UserInputError
+from datamodules.tokenization import load_checkpoint_file, stored_tokenizer
 from lightning_modules.albert_init import load_albert_config
-
-
-def _tokenizer_state(checkpoint: dict) -> dict | None:
-    for value in checkpoint.values():
-        if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
-            return value["tokenizer"]
-    return None
 
 
 def _save_tokenizer(state: dict, output_dir: str) -> None:
@@ -45,11 +39,9 @@ def _save_tokenizer(state: dict, output_dir: str) -> None:
 
 def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) -> str:
     """Write ``output_dir`` (atomically: a temporary folder renamed at the end); return the model class name."""
-    if not os.path.isfile(ckpt_path):
-        raise UserInputError(f"--ckpt {ckpt_path} does not exist")
     if os.path.exists(output_dir) and not overwrite:
         raise UserInputError(f"--output {output_dir} exists (pass --overwrite to replace it)")
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint_file(ckpt_path)
     hparams = checkpoint.get("hyper_parameters", {})
     if not isinstance(hparams.get("albert_config"), dict):
         raise UserInputError(f"--ckpt {ckpt_path}: not a checkpoint of scripts/pretrain.py or scripts/finetune.py")
@@ -70,7 +62,7 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
         model.save_pretrained(tmp, safe_serialization=True)
-        state = _tokenizer_state(checkpoint)
+        state = stored_tokenizer(checkpoint)
         if state is not None:
             _save_tokenizer(state, tmp)
         if os.path.exists(output_dir):

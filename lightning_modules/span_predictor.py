@@ -16,21 +16,25 @@ from datamodules.errors import UserInputError
 from datamodules.span_decoding import WindowMerger, decode_entities
 from datamodules.span_labels import TextExample
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
-from datamodules.tokenization import tokenizer_from_state
+from datamodules.tokenization import load_checkpoint_file, tokenizer_from_state
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 
 
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise UserInputError(f"--device {device}: expected auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise UserInputError(f"--device {device}: no CUDA GPU is available here (use --device cpu or auto)")
+    return resolved
 
 
 class SpanPredictor:
     def __init__(self, checkpoint_path: str, device: str = "auto"):
-        if not os.path.isfile(checkpoint_path):
-            raise UserInputError(f"--model {checkpoint_path} does not exist (expected a fine-tuned .ckpt)")
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        checkpoint = load_checkpoint_file(checkpoint_path)
         data_state = checkpoint.get("TokenClassificationDataModule")
         if not data_state or "label_names" not in data_state:
             raise UserInputError(f"--model {checkpoint_path}: not a fine-tuned checkpoint of scripts/finetune.py")

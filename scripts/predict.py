@@ -15,6 +15,7 @@ import os
 import sys
 
 from datamodules.errors import UserInputError, exit_code_on_user_error
+from datamodules.files import refuse_existing
 
 
 def read_reviews(source: str) -> list[str]:
@@ -53,21 +54,31 @@ def main(argv=None) -> int:
     p.add_argument("--output", help="JSONL file to write (default: standard output)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     args = p.parse_args(argv)
+    if args.batch_size < 1:
+        raise UserInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.output:
+        refuse_existing([args.output], args.overwrite)
     reviews = read_reviews(args.input)
     from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
 
     predictor = SpanPredictor(args.model, args.device)
-    out = sys.stdout
-    if args.output:
-        os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
-        out = open(f"{args.output}.tmp-{os.getpid()}", "w", encoding="utf-8")
-    for text, entities in predictor.predict_stream(reviews, args.batch_size):
-        out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
-    if args.output:
-        out.close()
-        os.replace(out.name, args.output)
-        print(f"wrote {len(reviews)} predictions to {args.output}", file=sys.stderr)
+    if not args.output:
+        for text, entities in predictor.predict_stream(reviews, args.batch_size):
+            print(json.dumps(to_record(text, entities), ensure_ascii=False))
+        return 0
+    os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
+    tmp = f"{args.output}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as out:
+            for text, entities in predictor.predict_stream(reviews, args.batch_size):
+                out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
+        os.replace(tmp, args.output)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)  # failed half-way: leave nothing behind
+    print(f"wrote {len(reviews)} predictions to {args.output}", file=sys.stderr)
     return 0
 
 

@@ -35,6 +35,12 @@ def test_fit_test_and_predict(pretrained, tmp_path):
                       "--ckpt_path", str(best))
     assert test.returncode == 0, test.stderr[-3000:]
     assert "test/f1" in test.stdout and "test/token_accuracy" in test.stdout
+    # a test file without any dish: the labels come from the checkpoint, not from the file
+    no_dish = tmp_path / "no_dish.csv"
+    no_dish.write_text('review,dish_name\n"The service was slow.",""\n"Nice view.",""\n')
+    only = run_script("finetune.py", "test", *common, "--data.train_file", "null", "--data.val_file", "null",
+                      "--data.test_file", str(no_dish), "--ckpt_path", "best")
+    assert only.returncode == 0, only.stderr[-3000:]
 
     text = "The Mala Steamboat (spicy!) was great, and so was the chicken rice."
     predict = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--model", str(best), "--input", "-"],
