@@ -85,6 +85,14 @@ def test_decoding_snaps_to_whole_words_and_reads_bio_leniently():
     assert bio_token_spans([0, 2, 2, 0, 1, 1], LABELS) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]
 
 
+def test_a_stray_b_inside_a_multi_word_dish_does_not_split_it():
+    text = "we had tom yum soup and laksa"
+    offsets = [(0, 2), (3, 6), (7, 10), (11, 14), (15, 19), (20, 23), (24, 29)]
+    found = decode_entities(text, offsets, one_hot([0, 0, 1, 1, 2, 0, 1]), LABELS)
+    assert [(e["text"], e["start"], e["end"]) for e in found] == [("tom yum soup", 7, 19), ("laksa", 24, 29)]
+    assert all(0 < e["score"] <= 1 and set(e) == {"text", "start", "end", "type", "score"} for e in found)
+
+
 def test_datamodule_labels_and_entity_type_filter(shared_data):
     from datamodules.token_classification import TokenClassificationDataModule
 
