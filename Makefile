@@ -28,6 +28,8 @@ bench: setup
 	  $(PY) scripts/benchmark.py pretrain --json --vocab-size 1600 --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
 	test ! -f $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord || \
 	  $(PY) scripts/benchmark.py ddp --json --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
+	test ! -f $(SHARED_DATA)/nyt_dish/test.csv || $(PY) scripts/benchmark.py predict --json \
+	  --input $(SHARED_DATA)/nyt_dish/test.csv --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
 
 clean:
 	rm -rf runs

@@ -5,17 +5,21 @@
   python scripts/benchmark.py pretrain --precision bf16-mixed
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
+  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
 sequence) against transformers' AlbertForPreTraining as people use it (logits on every position,
 AdamW, fp32, batches padded to --seq-len), both with gradient clipping at 1.0, on identical batches
 prepared before timing. Warm-up steps are not timed; throughput is from the median step time.
 
+predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews.
+
 ddp: scripts/pretrain.py itself on 1..N CPU processes (gloo), each with cpu_count/max(N) threads:
 per-rank and total sequences/s and the scaling efficiency (total / (N x one process)).
 """
 import argparse
 import json
+import math
 import resource
 import statistics
 import sys
@@ -201,6 +205,48 @@ def bench_ddp(args) -> dict:
             "threads_per_process": threads, "runs": {str(k): v for k, v in runs.items()}}
 
 
+def bench_predict(args) -> dict:
+    """predict.py's code path (SpanPredictor): reviews/s at batch 32, latency p50/p95 at batch 1."""
+    import os
+    import tempfile
+
+    from datamodules.span_labels import read_examples
+    from datamodules.tokenization import tokenizer_state
+    from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+    from lightning_modules.span_predictor import SpanPredictor
+
+    texts = [e.text for e in read_examples(args.input)][:args.reviews]
+    with tempfile.TemporaryDirectory() as tmp:
+        model_path = args.model
+        if model_path is None:  # an untrained tagger of the given size: speed does not depend on the weights
+            state = tokenizer_state(args.tokenizer, True)
+            fields = dict(vocab_size=state["vocab_size"], embedding_size=args.embedding_size,
+                          hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
+                          num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
+                          max_position_embeddings=512, hidden_act="gelu_new")
+            labels = ["O", "B-Dish", "I-Dish"]
+            module = AlbertTokenClassifierModule(label_names=labels, albert_config=fields)
+            model_path = os.path.join(tmp, "tagger.ckpt")
+            torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                        "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
+                                                          "max_seq_length": 128, "window_overlap": 32}}, model_path)
+        predictor = SpanPredictor(model_path, "cpu")
+    predictor.predict(texts[:64], batch_size=32)  # warm-up
+    start = time.perf_counter()
+    predictor.predict(texts, batch_size=32)
+    batched = time.perf_counter() - start
+    latencies = []
+    for text in texts[:args.latency_reviews]:
+        start = time.perf_counter()
+        predictor.predict([text], batch_size=1)
+        latencies.append((time.perf_counter() - start) * 1000)
+    latencies.sort()
+    return {"benchmark": "predict", "input": args.input, "reviews": len(texts), "threads": torch.get_num_threads(),
+            "reviews_per_s_batch32": len(texts) / batched, "latency_ms_p50_batch1": statistics.median(latencies),
+            "latency_ms_p95_batch1": latencies[math.ceil(0.95 * len(latencies)) - 1],  # nearest rank
+            "mean_review_chars": statistics.mean(len(t) for t in texts)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -223,10 +269,21 @@ def main(argv=None) -> int:
     ddp.add_argument("--warmup-steps", type=int, default=5)
     ddp.add_argument("--config-yaml", default="configs/pretrain_toy.yaml")
     ddp.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
+    pred = sub.add_parser("predict", help="predict.py's path: reviews/s at batch 32, latency at batch 1")
+    pred.add_argument("--input", required=True, help="reviews: a review,dish_name CSV or a BIO file")
+    pred.add_argument("--model", help="fine-tuned checkpoint (default: an untrained tagger of the sizes below)")
+    pred.add_argument("--tokenizer", help="SentencePiece .model or vocab.txt for the untrained tagger")
+    for name, default in [("embedding-size", 128), ("hidden-size", 256), ("num-layers", 4), ("num-heads", 4),
+                          ("intermediate-size", 1024), ("reviews", 1000), ("latency-reviews", 200)]:
+        pred.add_argument(f"--{name}", type=int, default=default)
+    pred.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    pred.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     args = p.parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    result = bench_pretrain(args) if args.command == "pretrain" else bench_ddp(args)
+    if args.command == "predict" and not (args.model or args.tokenizer):
+        p.error("predict needs --model or --tokenizer")
+    result = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict}[args.command](args)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

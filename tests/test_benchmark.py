@@ -42,3 +42,14 @@ def test_ddp_benchmark_runs_one_and_two_processes(shared_data):
     runs = json.loads(result.stdout)["runs"]
     assert set(runs) == {"1", "2"} and runs["1"]["scaling_efficiency"] == 1.0
     assert 0 < runs["2"]["scaling_efficiency"] < 2 and runs["2"]["total_sequences_per_s"] > 0
+
+
+def test_predict_benchmark(shared_data):
+    result = run_script("benchmark.py", "predict", "--input", str(shared_data / "seed_toy" / "dish_name_train.csv"),
+                        "--tokenizer", str(shared_data / "nyt_dish" / "nyt_spm.model"), "--hidden-size", "32",
+                        "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--embedding-size", "16",
+                        "--latency-reviews", "2", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["reviews"] == 2 and report["reviews_per_s_batch32"] > 0
+    assert 0 < report["latency_ms_p50_batch1"] <= report["latency_ms_p95_batch1"]
