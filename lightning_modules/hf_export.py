@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 
-import torch
 from transformers import AlbertForPreTraining, AlbertForTokenClassification, AlbertTokenizer, BertTokenizerFast
 
 from datamodules.errors import UserInputError

@@ -7,7 +7,6 @@ training, run in batches, merged back per token and decoded to character spans.
 from __future__ import annotations
 
 import inspect
-import os
 from typing import Iterable, Iterator
 
 import torch
