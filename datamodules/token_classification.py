@@ -175,7 +175,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     def _load_tokenizer(self) -> tuple[Tokenizer, dict]:
         hp = self.hparams
         if hp.tokenizer:
-            return load_tokenizer(hp.tokenizer, hp.do_lower_case), tokenizer_state(hp.tokenizer, hp.do_lower_case)
+            tokenizer = load_tokenizer(hp.tokenizer, hp.do_lower_case)
+            return tokenizer, tokenizer_state(hp.tokenizer, hp.do_lower_case, tokenizer)
         if hp.tokenizer_checkpoint:
             state = tokenizer_from_checkpoint(hp.tokenizer_checkpoint)
             if state is not None:

@@ -244,9 +244,12 @@ def train_sentencepiece(
 
 
 
-def tokenizer_state(path: str, do_lower_case: bool) -> dict:
-    """The tokenizer file itself, for checkpoints: later stages need no path to it."""
-    tokenizer = load_tokenizer(path, do_lower_case)
+def tokenizer_state(path: str, do_lower_case: bool, tokenizer: Tokenizer | None = None) -> dict:
+    """The tokenizer file itself, for checkpoints: later stages need no path to it.
+
+    Pass ``tokenizer`` when it is already loaded from ``path``, so it is not loaded twice.
+    """
+    tokenizer = tokenizer or load_tokenizer(path, do_lower_case)
     with open(path, "rb") as f:
         return {"file_name": os.path.basename(path), "data": f.read(), "do_lower_case": do_lower_case,
                 "vocab_size": tokenizer.vocab_size}
