@@ -1,4 +1,4 @@
-"""Building an ALBERT: its config (from a file, a dict or a checkpoint) and its initial weights.
+"""Building an ALBERT (or BERT): its config (from a file, a dict or a checkpoint) and its initial weights.
 
 Shared by the pretraining and token-classification modules, so both accept the same sources:
 a Google/HF ``albert_config.json``, a dict in YAML, our ``.ckpt`` files and ``save_pretrained`` directories.
@@ -11,13 +11,19 @@ from typing import Optional, Union
 
 import torch
 import yaml
-from transformers import AlbertConfig
+from transformers import PretrainedConfig
 
 from datamodules.errors import UserInputError
+from lightning_modules.backbones import BACKBONES, backbone
 
 
-def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None) -> AlbertConfig:
-    """An AlbertConfig from a Google/HF ``albert_config.json`` path, a dict of fields, or a HF model directory."""
+def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None,
+                       model_type: str = "albert") -> PretrainedConfig:
+    """The model_type's config from a Google/HF ``albert_config.json`` path, a dict of fields, or a HF model dir.
+
+    Fields only another family has are dropped (ALBERT's ``embedding_size`` for BERT), so one dict of
+    sizes serves both sides of a comparison.
+    """
     if isinstance(albert_config, str):
         path = os.path.join(albert_config, "config.json") if os.path.isdir(albert_config) else albert_config
         if not os.path.isfile(path):
@@ -37,35 +43,52 @@ def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Option
     # Google's configs say "gelu" but mean the tanh approximation (HF's "gelu_new").
     if fields.get("hidden_act") == "gelu" and "model_type" not in fields:
         fields["hidden_act"] = "gelu_new"
-    return AlbertConfig(**fields)
+    family = backbone(model_type)
+    described = fields.pop("model_type", model_type)
+    if described != model_type:
+        raise UserInputError(f"albert_config {albert_config} describes a {described} model, not {model_type}")
+    return family.config_class(**{k: v for k, v in fields.items() if k not in family.foreign_fields()})
 
 
-def config_fields(config: AlbertConfig) -> dict:
+def config_fields(config: PretrainedConfig) -> dict:
     """A config's architecture fields, for storing in checkpoints (labels are stored separately)."""
     fields = config.to_dict()
     for key in ("id2label", "label2id", "num_labels", "_name_or_path", "transformers_version", "architectures",
-                "dtype", "torch_dtype"):
+                "dtype", "torch_dtype", "model_type"):
         fields.pop(key, None)
     return fields
 
 
-def read_init_weights(init_from: str, prefix: str, hf_class) -> tuple[dict[str, torch.Tensor], Optional[dict]]:
-    """Initial weights and, when stored with them, the config fields.
+def read_init_weights(init_from: str, encoder_only: bool) -> tuple[dict[str, torch.Tensor], Optional[dict], str]:
+    """Initial weights, the config fields stored with them (or None), and their model type.
 
-    From our ``.ckpt``: the ``state_dict`` tensors under ``prefix`` (prefix removed) and the config in
-    its hyper-parameters. From a ``save_pretrained`` directory: ``hf_class``'s weights and config.
+    ``encoder_only``: the encoder's tensors (for a task head on top), else the pretraining model's.
+    From our ``.ckpt``: ``state_dict`` tensors (``model.`` prefix removed) and the config in its
+    hyper-parameters. From a ``save_pretrained`` directory: the weights of its ``config.json``'s type.
     """
     if os.path.isdir(init_from):
+        config_path = os.path.join(init_from, "config.json")
+        if not os.path.isfile(config_path):
+            raise UserInputError(f"init_from {init_from}: no config.json (expected a save_pretrained directory)")
+        with open(config_path, encoding="utf-8") as f:
+            model_type = json.load(f).get("model_type")
+        if model_type not in BACKBONES:
+            raise UserInputError(f"init_from {init_from}: a {model_type} model; expected one of {', '.join(BACKBONES)}")
+        family = BACKBONES[model_type]
+        hf_class = family.encoder_class if encoder_only else family.pretraining_class
         model = hf_class.from_pretrained(init_from, local_files_only=True)
-        return model.state_dict(), config_fields(model.config)
+        return model.state_dict(), config_fields(model.config), model_type
     if not os.path.isfile(init_from):
         raise UserInputError(f"init_from {init_from} does not exist (expected a .ckpt file or a HF model directory)")
     checkpoint = torch.load(init_from, map_location="cpu", weights_only=False)
+    hparams = checkpoint.get("hyper_parameters", {})
+    model_type = hparams.get("model_type") or "albert"  # checkpoints from before BERT support are ALBERT
+    prefix = f"model.{backbone(model_type).prefix}." if encoder_only else "model."
     weights = {k[len(prefix):]: v for k, v in checkpoint.get("state_dict", {}).items() if k.startswith(prefix)}
     if not weights:
         raise UserInputError(f"init_from {init_from}: no {prefix}* weights in this checkpoint")
-    config = checkpoint.get("hyper_parameters", {}).get("albert_config")
-    return weights, config if isinstance(config, dict) else None
+    config = hparams.get("albert_config")
+    return weights, config if isinstance(config, dict) else None, model_type
 
 
 def load_matching_weights(module: torch.nn.Module, weights: dict[str, torch.Tensor], source: str) -> None:

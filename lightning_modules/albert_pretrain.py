@@ -1,9 +1,10 @@
-"""AlbertPretrainModule: masked-LM + sentence-order pretraining of transformers' ALBERT on Lightning.
+"""AlbertPretrainModule: masked-LM + sentence-order pretraining of transformers' ALBERT (or BERT) on Lightning.
 
-The weights live in a ``transformers.AlbertForPreTraining`` (``self.model``), so a checkpoint's
-``model.*`` tensors are exactly that class's ``state_dict`` and ``save_pretrained`` works without
-renaming. The forward pass is ours: the MLM head runs only on the gathered masked positions
-(Google's ``gather_indexes``), not on every position as ``AlbertForPreTraining.forward`` does.
+The weights live in a ``transformers.AlbertForPreTraining`` (``BertForPreTraining`` with
+``model_type: bert``) as ``self.model``, so a checkpoint's ``model.*`` tensors are exactly that
+class's ``state_dict`` and ``save_pretrained`` works without renaming. The forward pass is ours: the
+MLM head runs only on the gathered masked positions (Google's ``gather_indexes``), not on every
+position as ``AlbertForPreTraining.forward`` does.
 """
 from __future__ import annotations
 
@@ -13,12 +14,11 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
-from transformers import AlbertForPreTraining
-
 from datamodules.errors import TrainingStoppedError
 from lightning_modules.albert_init import (
     config_fields, load_albert_config, load_matching_weights, read_init_weights,
 )
+from lightning_modules.backbones import backbone, resolve_model_type
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
 
@@ -27,7 +27,11 @@ class AlbertPretrainModule(pl.LightningModule):
     """ALBERT pretraining: loss = weighted masked-LM cross-entropy + sentence-order cross-entropy.
 
     Args:
-        albert_config: path to a Google/HF ``albert_config.json`` (or a HF model dir), or its fields as a dict.
+        albert_config: path to a Google/HF ``albert_config.json`` (or a HF model dir), or its fields as a dict
+            (with ``model_type: bert``, BERT's fields; ALBERT-only ones such as embedding_size are ignored).
+            Default: the config stored with ``init_from``.
+        model_type: ``albert`` (default) or ``bert`` (transformers' BertForPreTraining; its NSP head
+            learns the same sentence-order labels). Default: the type stored with ``init_from``.
         vocab_size: overrides the config's vocab_size (must cover the tokenizer and the data's ids).
         init_from: start from our pretraining ``.ckpt`` or a ``save_pretrained`` directory.
         learning_rate: peak LAMB learning rate (ALBERT: 0.00176 at batch 4096).
@@ -42,6 +46,7 @@ class AlbertPretrainModule(pl.LightningModule):
     def __init__(
         self,
         albert_config: Union[str, dict, None] = None,
+        model_type: Optional[str] = None,
         vocab_size: Optional[int] = None,
         init_from: Optional[str] = None,
         learning_rate: float = 0.00176,
@@ -53,12 +58,16 @@ class AlbertPretrainModule(pl.LightningModule):
         max_nonfinite_steps: int = 10,
     ):
         super().__init__()
-        self.config = load_albert_config(albert_config, vocab_size)
-        self.model = AlbertForPreTraining(self.config)
-        if init_from:
-            weights, _ = read_init_weights(init_from, "model.", AlbertForPreTraining)
+        weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=False) if init_from
+                                               else ({}, None, None))
+        self.backbone = backbone(resolve_model_type(model_type, stored_type, init_from))
+        self.config = load_albert_config(albert_config if albert_config is not None else stored_config, vocab_size,
+                                         self.backbone.name)
+        self.model = self.backbone.pretraining_class(self.config)
+        if weights:
             load_matching_weights(self.model, weights, init_from)
         self.save_hyperparameters()
+        self.hparams.model_type = self.backbone.name
         self.hparams.albert_config = config_fields(self.config)  # self-contained checkpoints
         self.hparams.vocab_size = None  # already in albert_config
         self._last_batch_time: Optional[float] = None
@@ -72,13 +81,13 @@ class AlbertPretrainModule(pl.LightningModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Losses and accuracies for one batch of Google-schema features."""
-        out = self.model.albert(
+        out = self.model.base_model(
             input_ids=batch["input_ids"], attention_mask=batch["input_mask"], token_type_ids=batch["segment_ids"]
         )
         hidden = out.last_hidden_state  # (B, L, H)
         positions = batch["masked_lm_positions"]  # (B, P)
         gathered = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
-        mlm_logits = self.model.predictions(gathered).float()  # (B, P, V): only masked positions
+        mlm_logits = self.backbone.mlm_head(self.model)(gathered).float()  # (B, P, V): only masked positions
         weights = batch["masked_lm_weights"].float()
         labels = batch["masked_lm_ids"]
         per_token = F.cross_entropy(mlm_logits.flatten(0, 1), labels.flatten(), reduction="none")
@@ -87,7 +96,7 @@ class AlbertPretrainModule(pl.LightningModule):
         mlm_correct = (mlm_logits.argmax(-1) == labels).float()
         mlm_accuracy = (mlm_correct * weights).sum() / (weight_sum + 1e-5)
 
-        sop_logits = self.model.sop_classifier(out.pooler_output).float()
+        sop_logits = self.backbone.sentence_order_head(self.model)(out.pooler_output).float()
         sop_labels = batch["next_sentence_labels"].view(-1)
         sop_loss = F.cross_entropy(sop_logits, sop_labels)
         sop_accuracy = (sop_logits.argmax(-1) == sop_labels).float().mean()

@@ -1,6 +1,7 @@
-"""AlbertTokenClassifierModule: BIO tagging (dish names, or any entity types) on transformers' ALBERT.
+"""AlbertTokenClassifierModule: BIO tagging (dish names, or any entity types) on transformers' ALBERT (or BERT).
 
-Weights live in a ``transformers.AlbertForTokenClassification`` (``self.model``). The encoder can
+Weights live in a ``transformers.AlbertForTokenClassification`` (``BertForTokenClassification`` with
+``model_type: bert``) as ``self.model``. The encoder can
 start from our pretraining checkpoint, from a ``save_pretrained`` directory, or from random
 weights (the "no pretraining" baseline). The model config is stored, resolved, in the
 hyper-parameters, so a fine-tuned checkpoint is self-contained.
@@ -12,13 +13,13 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 from torchmetrics.classification import MulticlassAccuracy
-from transformers import AlbertForTokenClassification, AlbertModel
 
 from datamodules.errors import UserInputError
 from datamodules.token_classification import IGNORE_INDEX
 from lightning_modules.albert_init import (
     config_fields, load_albert_config, load_matching_weights, read_init_weights,
 )
+from lightning_modules.backbones import backbone, resolve_model_type
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
 from lightning_modules.span_metrics import SpanF1
 
@@ -29,12 +30,14 @@ class AlbertTokenClassifierModule(pl.LightningModule):
     Args:
         label_names: BIO labels, ``O`` first (linked from the DataModule).
         albert_config: model config (path, HF dir or dict); default: the one stored with ``init_from``.
+        model_type: ``albert`` or ``bert``; default: the type stored with ``init_from``, else ``albert``.
         init_from: our pretraining ``.ckpt`` or a HF ``save_pretrained`` directory; None = random init.
         learning_rate: peak AdamW learning rate.
         warmup_ratio: share of the steps spent in linear warmup, then linear decay to 0.
         weight_decay: AdamW weight decay (not on LayerNorm/bias).
         layerwise_lr_decay: lr multiplier per level below the head: the shared encoder layer gets
-            lr x d, the embeddings lr x d^2 (ALBERT shares one layer, so levels, not layers); 1.0 = off.
+            lr x d, the embeddings lr x d^2 (ALBERT shares one layer, so levels, not layers;
+            BERT's layers are one level too); 1.0 = off.
         classifier_dropout: dropout before the token classifier.
         hidden_dropout: dropout inside the encoder while fine-tuning (default: the config's; ALBERT
             pretrains without it, fine-tuning on little data often gains from 0.1).
@@ -44,6 +47,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         self,
         label_names: Optional[list[str]] = None,
         albert_config: Union[str, dict, None] = None,
+        model_type: Optional[str] = None,
         init_from: Optional[str] = None,
         learning_rate: float = 1e-4,
         warmup_ratio: float = 0.1,
@@ -55,22 +59,26 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         super().__init__()
         if not label_names or label_names[0] != "O":
             raise UserInputError("model.label_names must start with 'O' (it is linked from the data)")
-        weights, stored_config = read_init_weights(init_from, "model.albert.", AlbertModel) if init_from else ({}, None)
+        weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=True) if init_from
+                                               else ({}, None, None))
+        self.backbone = backbone(resolve_model_type(model_type, stored_type, init_from))
         if albert_config is None and stored_config is None:
             raise UserInputError("model.albert_config is required when model.init_from is not given "
                                  "(or carries no config)")
-        config = load_albert_config(albert_config if albert_config is not None else stored_config)
+        config = load_albert_config(albert_config if albert_config is not None else stored_config,
+                                    model_type=self.backbone.name)
         config.num_labels = len(label_names)
         config.id2label = dict(enumerate(label_names))
         config.label2id = {name: i for i, name in enumerate(label_names)}
-        config.classifier_dropout_prob = classifier_dropout
+        setattr(config, self.backbone.classifier_dropout_field, classifier_dropout)
         if hidden_dropout is not None:
             config.hidden_dropout_prob = hidden_dropout
         self.config = config
-        self.model = AlbertForTokenClassification(config)
+        self.model = self.backbone.token_classification_class(config)
         if weights:
-            load_matching_weights(self.model.albert, weights, init_from)
+            load_matching_weights(self.model.base_model, weights, init_from)
         self.save_hyperparameters()
+        self.hparams.model_type = self.backbone.name
         self.hparams.albert_config = config_fields(config)  # self-contained checkpoints
         self.hparams.init_from = None  # weights are in the checkpoint; do not reload them on restore
         self.val_spans, self.test_spans = SpanF1(label_names), SpanF1(label_names)
@@ -132,7 +140,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         hp = self.hparams
         groups: dict[tuple[float, float], list] = {}
         for name, p in self.model.named_parameters():
-            depth = 2 if ".embeddings." in name else 1 if name.startswith("albert.") else 0
+            depth = 2 if ".embeddings." in name else 1 if name.startswith(self.backbone.prefix + ".") else 0
             lr = hp.learning_rate * hp.layerwise_lr_decay ** depth
             decay = 0.0 if any(m in name for m in NO_DECAY_MARKERS) else hp.weight_decay
             groups.setdefault((lr, decay), []).append(p)

@@ -1,8 +1,9 @@
 """Our checkpoints -> HuggingFace ``save_pretrained`` directories (config, safetensors, tokenizer, labels).
 
 The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
-pretraining checkpoint becomes an ``AlbertForPreTraining`` directory, a fine-tuned one an
-``AlbertForTokenClassification`` directory with ``id2label``. The tokenizer stored in the checkpoint
+pretraining checkpoint becomes an ``AlbertForPreTraining`` (``BertForPreTraining``) directory, a
+fine-tuned one an ``AlbertForTokenClassification`` (``BertForTokenClassification``) directory with
+``id2label``. The tokenizer stored in the checkpoint
 is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
 ``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
 directory is also what ``--model.init_from`` takes back in.
@@ -13,11 +14,12 @@ import os
 import shutil
 import tempfile
 
-from transformers import AlbertForPreTraining, AlbertForTokenClassification, AlbertTokenizer, BertTokenizerFast
+from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.errors import UserInputError
 from datamodules.tokenization import load_checkpoint_file, stored_tokenizer
 from lightning_modules.albert_init import load_albert_config
+from lightning_modules.backbones import backbone
 
 
 def _save_tokenizer(state: dict, output_dir: str) -> None:
@@ -44,15 +46,16 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
     hparams = checkpoint.get("hyper_parameters", {})
     if not isinstance(hparams.get("albert_config"), dict):
         raise UserInputError(f"--ckpt {ckpt_path}: not a checkpoint of scripts/pretrain.py or scripts/finetune.py")
-    config = load_albert_config(hparams["albert_config"])
+    family = backbone(hparams.get("model_type") or "albert")  # older checkpoints: ALBERT
+    config = load_albert_config(hparams["albert_config"], model_type=family.name)
     if hparams.get("label_names"):
         names = hparams["label_names"]
         config.num_labels = len(names)
         config.id2label = dict(enumerate(names))
         config.label2id = {n: i for i, n in enumerate(names)}
-        model = AlbertForTokenClassification(config)
+        model = family.token_classification_class(config)
     else:
-        model = AlbertForPreTraining(config)
+        model = family.pretraining_class(config)
     weights = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(weights)  # strict: the layouts are the same by construction
 

@@ -1,12 +1,13 @@
 import lightning.pytorch as pl
 import pytest
 import torch
-from transformers import AlbertForPreTraining
+from transformers import AlbertForPreTraining, BertForPreTraining
 
 from conftest import TINY_ALBERT
 from datamodules.errors import TrainingStoppedError, UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
 from lightning_modules.albert_pretrain import AlbertPretrainModule
+from lightning_modules.lamb import Lamb
 
 
 def seed_batch(shared_data, n=8):
@@ -14,9 +15,10 @@ def seed_batch(shared_data, n=8):
     return collate_pretraining([records[i] for i in range(n)])
 
 
-def test_gathered_loss_equals_transformers_full_logits_loss(shared_data):
+@pytest.mark.parametrize("model_type", ["albert", "bert"])
+def test_gathered_loss_equals_transformers_full_logits_loss(shared_data, model_type):
     torch.manual_seed(0)
-    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 159}).eval()
+    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 159}, model_type=model_type).eval()
     batch = seed_batch(shared_data)
     labels = torch.full_like(batch["input_ids"], -100)
     for b in range(labels.size(0)):
@@ -25,17 +27,43 @@ def test_gathered_loss_equals_transformers_full_logits_loss(shared_data):
                 labels[b, pos] = tid
     with torch.no_grad():
         ours = module(batch)
+        order_label = {"albert": "sentence_order_label", "bert": "next_sentence_label"}[model_type]
         hf = module.model(input_ids=batch["input_ids"], attention_mask=batch["input_mask"],
                           token_type_ids=batch["segment_ids"], labels=labels,
-                          sentence_order_label=batch["next_sentence_labels"].view(-1))
+                          **{order_label: batch["next_sentence_labels"].view(-1)})
     torch.testing.assert_close(ours["loss"], hf.loss, rtol=1e-4, atol=1e-4)
     assert 0.0 <= float(ours["mlm_accuracy"]) <= 1.0 and 0.0 <= float(ours["sop_accuracy"]) <= 1.0
 
 
-def test_weights_keep_transformers_layout():
-    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100})
-    reference = AlbertForPreTraining(module.config)
+@pytest.mark.parametrize("model_type, reference_class", [("albert", AlbertForPreTraining),
+                                                        ("bert", BertForPreTraining)])
+def test_weights_keep_transformers_layout(model_type, reference_class):
+    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}, model_type=model_type)
+    reference = reference_class(module.config)
     assert {k[len("model."):] for k in module.state_dict()} == set(reference.state_dict())
+
+
+def test_bert_embeds_at_hidden_size_and_its_loss_falls(shared_data):
+    """model_type bert: same sizes dict, no factorised embedding, trains on the same records."""
+    torch.manual_seed(0)
+    config = {**TINY_ALBERT, "vocab_size": 159}
+    bert = AlbertPretrainModule(albert_config=config, model_type="bert")
+    albert = AlbertPretrainModule(albert_config=config)
+    assert bert.model.bert.embeddings.word_embeddings.weight.shape == (159, TINY_ALBERT["hidden_size"])
+    assert albert.model.albert.embeddings.word_embeddings.weight.shape == (159, TINY_ALBERT["embedding_size"])
+    assert "embedding_size" not in bert.hparams.albert_config and bert.hparams.model_type == "bert"
+    batch = seed_batch(shared_data)
+    optimizer = Lamb(bert.parameters(), lr=0.05)
+    losses = []
+    for _ in range(20):
+        loss = bert(batch)["loss"]
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < 0.6 * losses[0], losses  # 5.8 -> 2.4 in practice: it learns the batch
+    with pytest.raises(UserInputError, match="model.model_type 'gpt': expected one of albert, bert"):
+        AlbertPretrainModule(albert_config=config, model_type="gpt")
 
 
 def test_seed_albert_config_json_trains_a_step(shared_data):

@@ -46,13 +46,32 @@ def test_init_from_pretraining_checkpoint_loads_the_encoder(tmp_path):
                                     albert_config={**TINY_ALBERT, "vocab_size": 300})
 
 
-def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path):
+def test_bert_tagger_from_a_bert_pretraining_checkpoint(tmp_path):
+    pretrained = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}, model_type="bert")
+    ckpt = tmp_path / "bert.ckpt"
+    torch.save({"state_dict": pretrained.state_dict(), "hyper_parameters": dict(pretrained.hparams)}, ckpt)
+    tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt))  # type from the checkpoint
+    assert tagger.hparams.model_type == "bert" and type(tagger.model).__name__ == "BertForTokenClassification"
+    for name, tensor in tagger.model.bert.state_dict().items():
+        assert torch.equal(pretrained.model.bert.state_dict()[name], tensor), name
+    assert tagger.model.config.classifier_dropout == 0.1
+    with pytest.raises(UserInputError, match="holds a bert model but model.model_type is albert"):
+        AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt), model_type="albert")
+    pretrained.model.save_pretrained(tmp_path / "hf")
+    from_hf = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(tmp_path / "hf"))
+    assert torch.equal(from_hf.model.bert.embeddings.word_embeddings.weight,
+                       pretrained.model.bert.embeddings.word_embeddings.weight)
+
+
+@pytest.mark.parametrize("model_type", ["albert", "bert"])
+def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path, model_type):
     pl.seed_everything(0)
     train = str(shared_data / "seed_toy" / "dish_name_train.csv")
     data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, do_lower_case=False,
                                          tokenizer=str(shared_data / "seed_toy" / "vocab.txt"))
     model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159},
-                                        learning_rate=0.01, warmup_ratio=0.0, classifier_dropout=0.0)
+                                        model_type=model_type, learning_rate=0.01, warmup_ratio=0.0,
+                                        classifier_dropout=0.0)
     trainer = pl.Trainer(max_epochs=40, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
                          num_sanity_val_steps=0, check_val_every_n_epoch=40)

@@ -1,7 +1,7 @@
 """Export to save_pretrained directories that plain transformers loads offline, and import back."""
 import pytest
 import torch
-from transformers import AlbertForPreTraining, AutoModelForTokenClassification, AutoTokenizer
+from transformers import AutoModelForPreTraining, AutoModelForTokenClassification, AutoTokenizer
 
 from conftest import TINY_ALBERT, assert_one_line_error, run_script
 from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint, tokenizer_state
@@ -23,11 +23,14 @@ def save_checkpoint(module, path, datamodule_key, spm):
                 datamodule_key: {"tokenizer": tokenizer_state(spm, True)}}, path)
 
 
-def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path, spm):
+@pytest.mark.parametrize("model_type, hf_class", [("albert", "AlbertForTokenClassification"),
+                                                  ("bert", "BertForTokenClassification")])
+def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path, spm, model_type, hf_class):
     torch.manual_seed(0)
-    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600}).eval()
+    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600},
+                                         model_type=model_type).eval()
     save_checkpoint(module, tmp_path / "ft.ckpt", "TokenClassificationDataModule", spm)
-    assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == "AlbertForTokenClassification"
+    assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == hf_class
 
     hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
     hf_model = AutoModelForTokenClassification.from_pretrained(tmp_path / "hf").eval()
@@ -41,12 +44,14 @@ def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path,
     assert (ours - theirs).abs().max() < 1e-5
 
 
-def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, spm):
+@pytest.mark.parametrize("model_type", ["albert", "bert"])
+def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, spm, model_type):
     torch.manual_seed(0)
-    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 1600}).eval()
+    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 1600}, model_type=model_type).eval()
     save_checkpoint(module, tmp_path / "pre.ckpt", "PretrainingDataModule", spm)
     export_checkpoint(str(tmp_path / "pre.ckpt"), str(tmp_path / "hf"))
-    loaded = AlbertForPreTraining.from_pretrained(tmp_path / "hf").eval()
+    loaded = AutoModelForPreTraining.from_pretrained(tmp_path / "hf").eval()
+    assert type(loaded) is type(module.model)
     input_ids = torch.tensor([[2, 10, 11, 12, 3, 13, 14, 3]])
     with torch.no_grad():
         a = module.model(input_ids=input_ids).prediction_logits
@@ -54,8 +59,9 @@ def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, spm):
     assert (a - b).abs().max() < 1e-5
     # ... and back in: the directory initialises a tagger, tokenizer included
     tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(tmp_path / "hf"))
-    assert torch.equal(tagger.model.albert.embeddings.word_embeddings.weight,
-                       module.model.albert.embeddings.word_embeddings.weight)
+    assert tagger.hparams.model_type == model_type
+    assert torch.equal(tagger.model.base_model.embeddings.word_embeddings.weight,
+                       module.model.base_model.embeddings.word_embeddings.weight)
     state = tokenizer_from_checkpoint(str(tmp_path / "hf"))
     assert state["file_name"] == "spiece.model" and state["vocab_size"] == 1600
 
