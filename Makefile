@@ -30,6 +30,11 @@ bench: setup
 	  $(PY) scripts/benchmark.py ddp --json --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
 	test ! -f $(SHARED_DATA)/nyt_dish/test.csv || $(PY) scripts/benchmark.py predict --json \
 	  --input $(SHARED_DATA)/nyt_dish/test.csv --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
+	test ! -f $(SHARED_DATA)/nyt_dish/train.csv || $(PY) scripts/benchmark.py finetune --json \
+	  --train $(SHARED_DATA)/nyt_dish/train.csv --dev $(SHARED_DATA)/nyt_dish/val.csv \
+	  --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
+	test ! -f $(SHARED_DATA)/nyt_dish/reviews.txt || $(PY) scripts/benchmark.py datagen --json \
+	  --input $(SHARED_DATA)/nyt_dish/reviews.txt --vocab $(SHARED_DATA)/nyt_dish/nyt_spm.model
 
 clean:
 	rm -rf runs

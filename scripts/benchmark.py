@@ -6,6 +6,9 @@
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
+  python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \
+      --tokenizer ../shared/data/nyt_dish/nyt_spm.model
+  python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt --vocab ../shared/data/nyt_dish/nyt_spm.model
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
 sequence) against transformers' AlbertForPreTraining as people use it (logits on every position,
@@ -13,6 +16,17 @@ AdamW, fp32, batches padded to --seq-len), both with gradient clipping at 1.0, o
 prepared before timing. Warm-up steps are not timed; throughput is from the median step time.
 
 predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews.
+
+finetune: one epoch of finetune.py's TokenClassificationDataModule + AlbertTokenClassifierModule under a
+Lightning Trainer (batches padded to their longest window) against the seed tutorial's loop
+(transformers' AlbertForTokenClassification, every window padded to --max-seq-length, loss on all
+positions, AdamW) on the same windows and labels from the same initial weights, one reference step
+after each of ours so that machine load hits both alike; plus the seed's own batch size 1 on a subset.
+
+datagen: create_pretraining_data (datamodules/pretraining_data.py, what scripts/create_pretraining_data.py
+runs) on a corpus. For nyt_dish/reviews.txt with seq 128 / dupe 5 it is compared with the recorded
+time of google-research/ALBERT's script for that job (../shared/data/google_tfrecord/README.md: 28.5 s
+wall, one process), since TensorFlow is not installed here.
 
 ddp: scripts/pretrain.py itself on 1..N CPU processes (gloo), each with cpu_count/max(N) threads:
 per-rank and total sequences/s and the scaling efficiency (total / (N x one process)).
@@ -247,6 +261,193 @@ def bench_predict(args) -> dict:
             "mean_review_chars": statistics.mean(len(t) for t in texts)}
 
 
+def seed_style_batches(windows, batch_size: int, pad_to: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
+    """The seed tutorial's inputs: every window padded to ``pad_to`` tokens, a label on every position
+    (padding, [CLS], [SEP] and whitespace pieces are "O", so its loss runs over all of them)."""
+    from datamodules.token_classification import IGNORE_INDEX
+
+    order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(seed)).tolist()
+    batches = []
+    for first in range(0, len(order), batch_size):
+        items = [windows[i] for i in order[first:first + batch_size]]
+        batch = {"input_ids": torch.zeros(len(items), pad_to, dtype=torch.long),
+                 "attention_mask": torch.zeros(len(items), pad_to, dtype=torch.long),
+                 "labels": torch.zeros(len(items), pad_to, dtype=torch.long)}
+        for row, item in enumerate(items):
+            n = len(item["input_ids"])
+            batch["input_ids"][row, :n] = item["input_ids"]
+            batch["attention_mask"][row, :n] = 1
+            batch["labels"][row, :n] = torch.where(item["labels"] == IGNORE_INDEX, 0, item["labels"])  # 0 is "O"
+        batches.append(batch)
+    return batches
+
+
+def seed_style_step(model, learning_rate: float):
+    """One step of the seed's plain loop: transformers' loss on all positions, AdamW, clipping as in our config."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+
+    def step(batch) -> float:
+        loss = model(**batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return float(loss.detach())
+
+    return step
+
+
+@torch.no_grad()
+def dev_scores(model, windows, label_names: list[str], batch_size: int) -> dict[str, float]:
+    """Loss on labelled tokens and entity F1 of an AlbertForTokenClassification on some dev windows."""
+    from datamodules.token_classification import IGNORE_INDEX, collate_windows
+    from lightning_modules.span_metrics import SpanF1
+
+    model.eval()
+    spans, total, count = SpanF1(label_names), 0.0, 0
+    for first in range(0, len(windows), batch_size):
+        batch = collate_windows([windows[i] for i in range(first, min(first + batch_size, len(windows)))])
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        labelled = batch["labels"] != IGNORE_INDEX
+        total += float(torch.nn.functional.cross_entropy(logits[labelled], batch["labels"][labelled], reduction="sum"))
+        count += int(labelled.sum())
+        spans.update(logits.argmax(-1), batch["labels"])
+    return {"loss": total / count, "f1": float(spans.compute()["f1"])}
+
+
+def bench_finetune(args) -> dict:
+    """One fine-tuning epoch: finetune.py's DataModule and module under Lightning vs the seed's loop."""
+    import copy
+
+    import lightning.pytorch as pl
+    from transformers import AlbertForTokenClassification
+
+    from datamodules.token_classification import TokenClassificationDataModule
+    from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+
+    data = TokenClassificationDataModule(train_file=args.train, val_file=args.dev, tokenizer=args.tokenizer,
+                                         max_seq_length=args.max_seq_length, batch_size=args.batch_size)
+    data.setup("fit")
+    train = data.datasets["train"]
+    if math.ceil(len(train) / args.batch_size) <= args.warmup_steps or args.batch1_windows <= args.warmup_steps:
+        raise SystemExit(f"error: --train {args.train} gives {len(train)} windows: need more than --warmup-steps "
+                         f"{args.warmup_steps} batches of --batch-size {args.batch_size}, and --batch1-windows too")
+    fields = dict(vocab_size=data.tokenizer.vocab_size, embedding_size=args.embedding_size,
+                  hidden_size=args.hidden_size, num_hidden_layers=args.num_layers, num_attention_heads=args.num_heads,
+                  intermediate_size=args.intermediate_size, max_position_embeddings=512, hidden_act="gelu_new")
+    pl.seed_everything(0, verbose=False)
+    ours = AlbertTokenClassifierModule(label_names=data.label_names, albert_config=fields,
+                                       learning_rate=args.learning_rate)
+    initial = copy.deepcopy(ours.model.state_dict())  # both sides start from the same weights
+
+    def seed_model():
+        model = AlbertForTokenClassification(ours.config)
+        model.load_state_dict(initial)
+        return model
+
+    class Interleaved(pl.Callback):
+        """After each of our batches (its loading, step and Lightning's bookkeeping timed from the end of
+        the previous one), one step of the seed's loop: load on this shared machine hits both alike."""
+
+        def __init__(self, reference_step, reference_batches):
+            self.reference_step, self.reference_batches = reference_step, reference_batches
+            self.times, self.losses, self.widths, self.ref_times, self.ref_losses = [], [], [], [], []
+
+        def on_train_epoch_start(self, trainer, module):
+            self.last = time.perf_counter()
+
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            self.times.append(time.perf_counter() - self.last)
+            self.losses.append(float(outputs["loss"]))
+            self.widths.append(batch["input_ids"].shape[1])
+            start = time.perf_counter()
+            self.ref_losses.append(self.reference_step(self.reference_batches[batch_idx]))
+            self.last = time.perf_counter()
+            self.ref_times.append(self.last - start)
+
+    # The seed's approach on the same windows and labels, padded before timing; same batch count as ours.
+    reference = seed_model()
+    clock = Interleaved(seed_style_step(reference, args.learning_rate),
+                        seed_style_batches(train, args.batch_size, args.max_seq_length))
+    trainer = pl.Trainer(max_epochs=1, accelerator="cpu", devices=1, gradient_clip_val=1.0, logger=False,
+                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
+                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[clock])
+    trainer.fit(ours, datamodule=data)
+    subset = [train[i] for i in range(min(args.batch1_windows, len(train)))]
+    batch1_times, _ = timed_steps(seed_style_step(seed_model(), args.learning_rate),
+                                  seed_style_batches(subset, 1, args.max_seq_length), args.warmup_steps)
+
+    batches = len(clock.times)
+    # Both epochs without their warm-up steps, scaled back to the whole epoch.
+    seconds = statistics.mean(clock.times[args.warmup_steps:]) * batches
+    ref_seconds = statistics.mean(clock.ref_times[args.warmup_steps:]) * batches
+    batch1_per_s = 1 / statistics.mean(batch1_times)
+    dev = [data.datasets["val"][i] for i in range(min(args.dev_windows, len(data.datasets["val"])))]
+    ours_dev, ref_dev = (dev_scores(m, dev, data.label_names, args.batch_size) for m in (ours.model, reference))
+    tail = max(1, batches // 10)
+    return {
+        "benchmark": "finetune", "train": args.train, "threads": torch.get_num_threads(),
+        "windows": len(train), "batch_size": args.batch_size, "max_seq_length": args.max_seq_length,
+        "seconds_per_epoch": seconds, "sequences_per_s": len(train) / seconds,
+        "mean_batch_width": statistics.mean(clock.widths),
+        "reference_seconds_per_epoch": ref_seconds, "reference_sequences_per_s": len(train) / ref_seconds,
+        "reference_batch_width": args.max_seq_length, "speedup": ref_seconds / seconds,
+        "reference_batch1_sequences_per_s": batch1_per_s, "reference_batch1_windows": len(subset),
+        "speedup_vs_batch1": len(train) / seconds / batch1_per_s,
+        # The reference's train loss also counts padding as "O", so compare the dev figures.
+        "train_loss_last_tenth": statistics.mean(clock.losses[-tail:]),
+        "reference_train_loss_last_tenth": statistics.mean(clock.ref_losses[-tail:]),
+        "dev_windows": len(dev), "dev_loss": ours_dev["loss"], "dev_f1": ours_dev["f1"],
+        "reference_dev_loss": ref_dev["loss"], "reference_dev_f1": ref_dev["f1"],
+    }
+
+
+# google-research/ALBERT's create_pretraining_data.py on nyt_dish/reviews.txt, seq 128, dupe 5, vocab
+# nyt_spm.model, one process (tensorflow-cpu 2.21, 2-core machine): the recorded figure from
+# ../shared/data/google_tfrecord/README.md, since TensorFlow is not installed here.
+GOOGLE_DATAGEN = {"input": "nyt_dish/reviews.txt", "max_seq_length": 128, "max_predictions_per_seq": 20,
+                  "dupe_factor": 5, "seconds": 28.5, "import_seconds": 2.4, "instances": 14734}
+
+
+def bench_datagen(args) -> dict:
+    """create_pretraining_data (the function scripts/create_pretraining_data.py calls) on a corpus."""
+    import os
+    import tempfile
+
+    from datamodules.files import expand_input_files
+    from datamodules.pretraining_data import create_pretraining_data
+    from datamodules.pretraining_instances import MaskingConfig
+
+    cfg = MaskingConfig(max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
+                        masked_lm_prob=args.masked_lm_prob)
+    input_mb = sum(os.path.getsize(f) for f in expand_input_files(args.input, "--input")) / 1e6
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        summary = create_pretraining_data(args.input, os.path.join(tmp, "bench.tfrecord"), args.vocab, cfg,
+                                          dupe_factor=args.dupe_factor, num_workers=args.workers, progress=False)
+        seconds = time.perf_counter() - start
+    result = {"benchmark": "datagen", "input": args.input, "vocab": args.vocab, "workers": args.workers,
+              "max_seq_length": args.max_seq_length, "max_predictions_per_seq": args.max_predictions_per_seq,
+              "dupe_factor": args.dupe_factor, "masked_lm_prob": args.masked_lm_prob,
+              "instances": summary.instances, "input_mb": input_mb, "seconds": seconds,
+              "instances_per_s": summary.instances / seconds, "input_mb_per_s": input_mb / seconds}
+    g = GOOGLE_DATAGEN
+    same_job = (args.input.replace(os.sep, "/").endswith(g["input"]) and args.max_seq_length == g["max_seq_length"]
+                and args.max_predictions_per_seq == g["max_predictions_per_seq"]
+                and args.dupe_factor == g["dupe_factor"])
+    if same_job:  # the recorded reference only applies to the job it timed
+        result.update({
+            "reference": "google-research/ALBERT create_pretraining_data.py, one process: recorded figure from "
+                         "../shared/data/google_tfrecord/README.md (TensorFlow is not installed here)",
+            "reference_seconds": g["seconds"], "reference_instances": g["instances"],
+            "reference_instances_per_s": g["instances"] / g["seconds"],
+            "speedup_vs_google": g["seconds"] / seconds,
+            # Google's 28.5 s include 2.4 s of imports; ours exclude Python start-up.
+            "speedup_vs_google_without_imports": (g["seconds"] - g["import_seconds"]) / seconds})
+    return result
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -278,12 +479,35 @@ def main(argv=None) -> int:
         pred.add_argument(f"--{name}", type=int, default=default)
     pred.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     pred.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
+    gen = sub.add_parser("datagen", help="create_pretraining_data on a corpus: instances/s, MB/s, vs Google's script")
+    gen.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between documents")
+    gen.add_argument("--vocab", required=True, help="SentencePiece .model or WordPiece vocab.txt")
+    gen.add_argument("--workers", type=int, default=2)
+    for name, kind, default in [("max_seq_length", int, 128), ("max_predictions_per_seq", int, 20),
+                                ("dupe_factor", int, 5), ("masked_lm_prob", float, 0.15)]:
+        gen.add_argument(f"--{name}", type=kind, default=default)
+    gen.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
+    fine = sub.add_parser("finetune", help="one fine-tuning epoch: finetune.py's modules vs the seed's padded loop")
+    fine.add_argument("--train", required=True, help="review,dish_name CSV or BIO file")
+    fine.add_argument("--dev", required=True, help="CSV or BIO file; its first --dev-windows windows are scored")
+    fine.add_argument("--tokenizer", required=True, help="SentencePiece .model or vocab.txt")
+    for name, default in [("embedding-size", 128), ("hidden-size", 256), ("num-layers", 4), ("num-heads", 4),
+                          ("intermediate-size", 1024), ("batch-size", 32), ("warmup-steps", 3),
+                          ("batch1-windows", 64), ("dev-windows", 256)]:
+        fine.add_argument(f"--{name}", type=int, default=default)
+    fine.add_argument("--max-seq-length", type=int, default=64,
+                      help="our longest window; the seed pads every window to it (default: the seed's 64)")
+    fine.add_argument("--learning-rate", type=float, default=1e-4)
+    fine.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    fine.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     args = p.parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
     if args.command == "predict" and not (args.model or args.tokenizer):
         p.error("predict needs --model or --tokenizer")
-    result = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict}[args.command](args)
+    benchmarks = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict, "datagen": bench_datagen,
+                  "finetune": bench_finetune}
+    result = benchmarks[args.command](args)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

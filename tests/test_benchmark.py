@@ -53,3 +53,50 @@ def test_predict_benchmark(shared_data):
     report = json.loads(result.stdout)
     assert report["reviews"] == 2 and report["reviews_per_s_batch32"] > 0
     assert 0 < report["latency_ms_p50_batch1"] <= report["latency_ms_p95_batch1"]
+
+
+def test_finetune_benchmark_times_both_loops_on_the_same_windows(shared_data):
+    nyt = shared_data / "nyt_dish"
+    result = run_script("benchmark.py", "finetune", "--train", str(nyt / "test.csv"), "--dev", str(nyt / "val.csv"),
+                        "--tokenizer", str(nyt / "nyt_spm.model"), "--embedding-size", "16", "--hidden-size", "32",
+                        "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--warmup-steps", "1",
+                        "--batch1-windows", "4", "--dev-windows", "16", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    for key in ("seconds_per_epoch", "sequences_per_s", "reference_seconds_per_epoch", "reference_sequences_per_s",
+                "speedup", "reference_batch1_sequences_per_s", "speedup_vs_batch1", "dev_loss", "reference_dev_loss"):
+        assert report[key] > 0, key
+    assert report["windows"] > report["batch_size"] and report["dev_windows"] == 16
+    assert report["mean_batch_width"] <= report["reference_batch_width"] == report["max_seq_length"] == 64
+    assert 0 <= report["dev_f1"] <= 1 and 0 <= report["reference_dev_f1"] <= 1
+
+
+def test_finetune_benchmark_needs_more_batches_than_warmup(shared_data):
+    nyt = shared_data / "nyt_dish"
+    result = run_script("benchmark.py", "finetune", "--train", str(shared_data / "seed_toy" / "dish_name_train.csv"),
+                        "--dev", str(nyt / "val.csv"), "--tokenizer", str(nyt / "nyt_spm.model"), "--json")
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: --train")
+
+
+def test_datagen_benchmark_small_corpus_has_no_google_reference(shared_data):
+    result = run_script("benchmark.py", "datagen", "--input", str(shared_data / "restaurant_reviews" / "reviews.txt"),
+                        "--vocab", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--workers", "1",
+                        "--dupe_factor", "1", "--max_seq_length", "64", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["workers"] == 1 and report["dupe_factor"] == 1 and report["instances"] > 0
+    for key in ("instances_per_s", "input_mb_per_s", "seconds", "input_mb"):
+        assert report[key] > 0, key
+    assert "speedup_vs_google" not in report  # Google's figure was recorded for another job
+
+
+def test_datagen_benchmark_on_the_recorded_google_job(shared_data):
+    nyt = shared_data / "nyt_dish"
+    result = run_script("benchmark.py", "datagen", "--input", str(nyt / "reviews.txt"), "--vocab",
+                        str(nyt / "nyt_spm.model"), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout)
+    assert report["workers"] == 2 and report["max_seq_length"] == 128 and report["dupe_factor"] == 5
+    assert report["reference_seconds"] == 28.5 and "recorded" in report["reference"]
+    assert report["speedup_vs_google"] == pytest.approx(28.5 / report["seconds"])
+    assert abs(report["instances"] - report["reference_instances"]) < 0.05 * report["reference_instances"]
