@@ -6,28 +6,16 @@
 """
 import argparse
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
+
+from lightning_modules.tensorboard_scalars import read_scalars  # noqa: E402
 
 DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/sop_accuracy", "val/f1", "val/token_accuracy"]
-
-
-def read_scalars(logdir: Path) -> dict[str, list[tuple[int, float]]]:
-    """tag -> [(step, value)] over every event file under logdir (a resumed run adds files)."""
-    series = defaultdict(dict)
-    for events in sorted(logdir.rglob("events.out.tfevents.*")):
-        acc = EventAccumulator(str(events), size_guidance={"scalars": 0})
-        acc.Reload()
-        for tag in acc.Tags()["scalars"]:
-            for e in acc.Scalars(tag):
-                series[tag][e.step] = e.value
-    return {tag: sorted(points.items()) for tag, points in series.items()}
 
 
 def main(argv=None) -> int:

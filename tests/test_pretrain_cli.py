@@ -64,7 +64,7 @@ def test_bad_input_is_one_line_error(reviews, shared_data, tmp_path, case):
 
 
 @pytest.mark.parametrize("script", ["build_vocab.py", "create_pretraining_data.py", "pretrain.py", "finetune.py",
-                                    "predict.py", "make_sample_data.py", "plot_curves.py", "export_hf.py",
+                                    "predict.py", "make_sample_data.py", "plot_curves.py", "export_hf.py", "compare.py",
                                     "benchmark.py"])
 def test_every_script_has_help(script):
     result = run_script(script, "--help")

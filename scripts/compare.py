@@ -1,0 +1,193 @@
+#!/usr/bin/env python
+"""ALBERT vs BERT on your data: pretrain and fine-tune both with the same budget, then measure them.
+
+  python scripts/compare.py --config configs/compare_small.yaml      # writes runs/compare/report.{md,json,png}
+
+For each model_type (albert, bert) this runs the project's own command lines with one line
+changed (``--model.model_type``): pretrain.py fit, finetune.py fit from that checkpoint and from
+random weights ("no pretraining"), finetune.py test on the test file; then it times predict.py's
+code path on the test reviews in a fresh process. Every stage's log is kept under
+``<output_dir>/<model_type>/``. The config (YAML) names the stage configs and the arguments both
+sides share:
+
+  task: NYT dish names                       # a label for the report
+  output_dir: runs/compare
+  tokenizer: ../shared/data/nyt_dish/nyt_spm.model
+  pretrain: {config: configs/pretrain_small.yaml, args: {data.train_files: ..., trainer.max_steps: 400}}
+  finetune: {config: configs/finetune_dish.yaml, test_file: test.csv, args: {data.train_file: ..., ...}}
+  inference: {latency_reviews: 200, batch_size: 32}
+"""
+import argparse
+import datetime
+import json
+import multiprocessing
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+import transformers
+import yaml
+
+from datamodules.errors import UserInputError, exit_code_on_user_error
+from datamodules.span_labels import read_examples
+from datamodules.tokenization import load_checkpoint_file
+from lightning_modules.backbones import BACKBONES
+from lightning_modules.comparison_report import MODELS, write_report
+from lightning_modules.hf_export import export_checkpoint
+from lightning_modules.measurements import inference_profile, parameter_counts, peak_rss_mb
+from lightning_modules.tensorboard_scalars import read_scalars
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+
+
+def load_config(path: str) -> dict:
+    if not os.path.isfile(path):
+        raise UserInputError(f"--config {path} does not exist")
+    with open(path, encoding="utf-8") as f:
+        config = yaml.safe_load(f) or {}
+    for key in ("task", "output_dir", "tokenizer", "pretrain", "finetune"):
+        if key not in config:
+            raise UserInputError(f"{path}: missing the key '{key}' (see scripts/compare.py --help)")
+    for stage in ("pretrain", "finetune"):
+        if not isinstance(config[stage], dict) or not os.path.isfile(config[stage].get("config", "")):
+            raise UserInputError(f"{path}: {stage}.config must name an existing LightningCLI YAML, "
+                                 f"got {config[stage].get('config') if isinstance(config[stage], dict) else None}")
+    if not os.path.isfile(config["finetune"].get("test_file", "")):
+        raise UserInputError(f"{path}: finetune.test_file must name an existing CSV/BIO file")
+    if not os.path.isfile(config["tokenizer"]):
+        raise UserInputError(f"{path}: tokenizer {config['tokenizer']} does not exist")
+    return config
+
+
+def cli_args(args: dict | None) -> list[str]:
+    """{"trainer.max_steps": 400} -> ["--trainer.max_steps", "400"] (lists and dicts as YAML flow)."""
+    out = []
+    for key, value in (args or {}).items():
+        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip() \
+            if isinstance(value, (list, dict, bool)) or value is None else str(value)
+        out += [f"--{key}", text]
+    return out
+
+
+def run_stage(name: str, command: list[str], log_path: str) -> dict:
+    """Run one of our scripts, its output into ``log_path``; wall seconds and the process's peak memory."""
+    print(f"== {name}", flush=True)
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    start = time.perf_counter()
+    with open(log_path, "w", encoding="utf-8") as log:
+        process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        with open(log_path, encoding="utf-8") as f:
+            tail = [line.rstrip() for line in f if line.strip()][-1:] or ["(no output)"]
+        raise UserInputError(f"{name} failed: {tail[0]} (full log: {log_path})")
+    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(usage)}
+
+
+def last_value(scalars: dict, tag: str, source: str) -> float:
+    if tag not in scalars:
+        raise UserInputError(f"{source}: no '{tag}' was logged")
+    return scalars[tag][-1][1]
+
+
+def pretrain(config: dict, model_type: str, root: str) -> tuple[dict, str]:
+    stage = config["pretrain"]
+    run_dir = os.path.join(root, "pretrain")
+    result = run_stage(f"{model_type}: pretraining", [
+        "scripts/pretrain.py", "fit", "--config", stage["config"], *cli_args(stage.get("args")),
+        "--data.tokenizer", config["tokenizer"], "--model.model_type", model_type,
+        "--trainer.default_root_dir", run_dir, *QUIET], os.path.join(root, "pretrain.log"))
+    scalars = read_scalars(run_dir)
+    speeds = [value for _, value in scalars.get("train/sequences_per_s", [])]
+    if not speeds:
+        raise UserInputError(f"{run_dir}: no train/sequences_per_s logged (raise trainer.max_steps above "
+                             f"trainer.log_every_n_steps)")
+    losses = [value for _, value in scalars["train/loss"]]
+    result.update(sequences_per_s=statistics.median(speeds), loss_last=statistics.mean(losses[-5:]))
+    return result, os.path.join(run_dir, "checkpoints", "last.ckpt")
+
+
+def finetune_and_test(config: dict, model_type: str, root: str, init: str, pretrained: str) -> dict:
+    stage = config["finetune"]
+    run_dir = os.path.join(root, f"finetune_{init}")
+    if init == "pretrained":
+        model = ["--model.init_from", pretrained]
+    else:  # the same architecture, random weights, the same tokenizer
+        model = ["--model.init_from", "null", "--model.model_type", model_type,
+                 "--model.albert_config", os.path.join(root, "model_config.json"),
+                 "--data.tokenizer", config["tokenizer"]]
+    common = ["--config", stage["config"], *cli_args(stage.get("args")), *model, *QUIET]
+    result = run_stage(f"{model_type}: fine-tuning ({init})", [
+        "scripts/finetune.py", "fit", *common, "--trainer.default_root_dir", run_dir],
+        os.path.join(root, f"finetune_{init}.log"))
+    best = os.path.join(run_dir, "checkpoints", "best.ckpt")
+    test_dir = os.path.join(root, f"test_{init}")
+    run_stage(f"{model_type}: test ({init})", [
+        "scripts/finetune.py", "test", *common, "--data.test_file", stage["test_file"], "--ckpt_path", best,
+        "--trainer.default_root_dir", test_dir], os.path.join(root, f"test_{init}.log"))
+    scalars = read_scalars(test_dir)
+    result["test"] = {k: last_value(scalars, f"test/{k}", test_dir) for k in ("f1", "precision", "recall")}
+    result["checkpoint"] = best
+    return result
+
+
+def compare_model(config: dict, model_type: str, texts: list[str]) -> dict:
+    root = os.path.join(config["output_dir"], model_type)
+    shutil.rmtree(root, ignore_errors=True)  # a rerun starts clean: nothing stale is read back
+    os.makedirs(root)
+    pretrain_result, pretrained = pretrain(config, model_type, root)
+    model_config = load_checkpoint_file(pretrained)["hyper_parameters"]["albert_config"]
+    with open(os.path.join(root, "model_config.json"), "w", encoding="utf-8") as f:
+        json.dump(model_config, f, indent=2)
+    finetune = {init: finetune_and_test(config, model_type, root, init, pretrained) for init in ("pretrained", "none")}
+    tagger = finetune["pretrained"]["checkpoint"]
+    export_dir = os.path.join(root, "hf_tagger")
+    export_checkpoint(tagger, export_dir)
+    inference = config.get("inference") or {}
+    print(f"== {model_type}: inference timing", flush=True)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # a fresh process: its peak memory is the model's
+        timing = pool.apply(inference_profile, (tagger, texts, inference.get("latency_reviews", 200),
+                                                inference.get("batch_size", 32), "auto"))
+    return {
+        "parameters": parameter_counts(load_checkpoint_file(tagger)["state_dict"],
+                                       f"model.{BACKBONES[model_type].prefix}."),
+        "disk_mb": {"safetensors": os.path.getsize(os.path.join(export_dir, "model.safetensors")) / 2 ** 20,
+                    "checkpoint": os.path.getsize(tagger) / 2 ** 20},
+        "pretrain": pretrain_result, "finetune": finetune, "inference": timing, "model_config": model_config,
+    }
+
+
+@exit_code_on_user_error
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", required=True, help="comparison YAML (see configs/compare_small.yaml)")
+    p.add_argument("--output-dir", help="where runs and the report go (default: the config's output_dir)")
+    args = p.parse_args(argv)
+    config = load_config(args.config)
+    config["output_dir"] = args.output_dir or config["output_dir"]
+    transformers.utils.logging.disable_progress_bar()  # export's "Writing model shards" bar
+    texts = list(dict.fromkeys(e.text for e in read_examples(config["finetune"]["test_file"])))
+    models = {m: compare_model(config, m, texts) for m in MODELS}
+    sizes = models["albert"]["model_config"]
+    results = {
+        "task": config["task"], "config": args.config, "date": datetime.date.today().isoformat(),
+        "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, "
+                   f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}, "
+                   f"torch {torch.__version__}",
+        "hidden_size": sizes["hidden_size"], "num_layers": sizes["num_hidden_layers"],
+        "batch_size": (config.get("inference") or {}).get("batch_size", 32), "models": models,
+    }
+    for path in write_report(results, config["output_dir"]):
+        print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
