@@ -180,7 +180,7 @@ def main(argv=None) -> int:
         "task": config["task"], "config": args.config, "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, "
                    f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}, "
-                   f"torch {torch.__version__}",
+                   f"torch {torch.__version__} with {torch.get_num_threads()} threads",
         "hidden_size": sizes["hidden_size"], "num_layers": sizes["num_hidden_layers"],
         "batch_size": (config.get("inference") or {}).get("batch_size", 32), "models": models,
     }

@@ -85,7 +85,8 @@ def test_init_from_checkpoint_and_hf_directory(tmp_path):
     for (name, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
     source.model.save_pretrained(tmp_path / "hf")
-    from_hf = AlbertPretrainModule(albert_config=str(tmp_path / "hf"), init_from=str(tmp_path / "hf"))
+    from_hf = AlbertPretrainModule(init_from=str(tmp_path / "hf"))  # the config comes from the directory
+    assert from_hf.config.hidden_size == TINY_ALBERT["hidden_size"] and from_hf.hparams.model_type == "albert"
     assert torch.equal(from_hf.model.albert.encoder.embedding_hidden_mapping_in.weight,
                        source.model.albert.encoder.embedding_hidden_mapping_in.weight)
     with pytest.raises(UserInputError, match=r"word_embeddings.weight has shape \(100, 16\) but the model expects"):
