@@ -10,6 +10,15 @@ instead of adding its own. A global permutation replaces a shuffle buffer: it sh
 
 Batches are trimmed to their longest real sequence: attention masks padding anyway, and positions
 are absolute, so outputs on real tokens (and the loss) are unchanged while padding costs nothing.
+Training batches are also length-bucketed (``datamodules/length_buckets.py``): records of similar
+length share a batch, so trimming saves most of the padding (reviews of ~37 real tokens in 128 pad
+1.85x in random batches of 32, 1.07x bucketed). Bucketing regroups the whole epoch's order before it
+is dealt to the ranks, so at each step every rank gets a batch of similar length and none waits.
+Every record still comes once per epoch and each batch's loss is computed as before; SOP is a mean
+per sequence, so its expectation is unchanged, while the MLM loss is a mean over each batch's masked
+tokens, so a batch of short records weights each of its (fewer) masked tokens a little more than a
+random batch would: the trade every length-grouping scheme (NVIDIA's LDDL bins, HF group_by_length)
+makes. ``bucket_window: 0`` gives fully random batches.
 """
 from __future__ import annotations
 
@@ -24,6 +33,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from datamodules.errors import UserInputError
 from datamodules.files import expand_input_files
+from datamodules.length_buckets import bucketed_order
 from datamodules.tfrecord_io import parse_example, read_record, record_offsets
 from datamodules.tokenization import tokenizer_state
 
@@ -40,6 +50,7 @@ class PretrainingRecords(Dataset):
         self.file_of = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(tables)])
         self.offsets = np.concatenate(tables)
         self.vocab_size: Optional[int] = None  # set by check_model_limits: ids must stay below it
+        self._real_lengths: Optional[np.ndarray] = None
         self._handles: dict[int, object] = {}
         self._pid = os.getpid()
 
@@ -75,6 +86,13 @@ class PretrainingRecords(Dataset):
                                      f"vocab_size {self.vocab_size}; raise model.vocab_size or use the right data")
         return example
 
+    def real_lengths(self) -> np.ndarray:
+        """Real (unpadded) tokens of every record: read once (tens of microseconds a record), then kept."""
+        if self._real_lengths is None:
+            self._real_lengths = np.fromiter((int(self.example(i)["input_mask"].sum()) for i in range(len(self))),
+                                             dtype=np.int64, count=len(self))
+        return self._real_lengths
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         item = {k: torch.from_numpy(v) for k, v in self.example(index).items()}
         item["record_index"] = torch.tensor(index)
@@ -85,18 +103,32 @@ class PretrainingRecords(Dataset):
 
 
 class ResumableDistributedSampler(DistributedSampler):
-    """A DistributedSampler that can begin one epoch part-way, where a mid-epoch checkpoint left it.
+    """A DistributedSampler that can begin one epoch part-way, where a mid-epoch checkpoint left it,
+    and can group records of similar length into batches.
 
-    The order is DistributedSampler's (a function of seed and epoch only), so the records after a
-    resume are exactly those an uninterrupted run would have seen.
+    The order is a function of seed and epoch only, so the records after a resume are exactly those
+    an uninterrupted run would have seen. With ``lengths`` (per record) and a shuffled, drop-last
+    sampler, DistributedSampler's epoch permutation is length-bucketed in global batches of
+    ``batch_size`` x ranks before rank r takes every r-th record: the DataLoader then cuts each rank's
+    share into batches of ``batch_size`` that line up with those buckets.
     """
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, lengths: Optional[np.ndarray] = None, batch_size: int = 1, bucket_window: int = 0,
+                 **kwargs):
         super().__init__(*args, **kwargs)
+        self.lengths, self.batch_size, self.bucket_window = lengths, batch_size, bucket_window
         self.resume_at: Optional[tuple[int, int]] = None  # (epoch, samples of this rank already seen)
 
+    def _bucketed_indices(self) -> list[int]:
+        g = torch.Generator()
+        g.manual_seed(self.seed + self.epoch)  # DistributedSampler's permutation for this epoch ...
+        order = torch.randperm(len(self.dataset), generator=g).numpy()[:self.total_size]  # ... with drop_last
+        grouped = bucketed_order(order, self.lengths, self.batch_size * self.num_replicas, self.bucket_window, g)
+        return grouped[self.rank::self.num_replicas].tolist()
+
     def __iter__(self):
-        indices = list(super().__iter__())
+        bucketing = self.lengths is not None and self.bucket_window > 0 and self.shuffle and self.drop_last
+        indices = self._bucketed_indices() if bucketing else list(super().__iter__())
         if self.resume_at is not None and self.resume_at[0] == self.epoch:
             indices = indices[self.resume_at[1]:]
             self.resume_at = None
@@ -127,6 +159,9 @@ class PretrainingDataModule(pl.LightningDataModule):
         shuffle: reshuffle the training records every epoch.
         seed: seed of the shuffle and of the validation hold-out.
         trim_padding: cut each batch to its longest real sequence (same loss, less compute).
+        bucket_window: group training records of similar length into batches, sorting within windows of
+            this many batches of the shuffled epoch (see the module docstring); 0 = fully random batches.
+            Record lengths are read once at the start (tens of microseconds a record).
         skip_corrupt: leave out, with a warning, a truncated last record (a job killed while writing data)
             instead of stopping with an error.
     """
@@ -143,6 +178,7 @@ class PretrainingDataModule(pl.LightningDataModule):
         shuffle: bool = True,
         seed: int = 0,
         trim_padding: bool = True,
+        bucket_window: int = 16,
         skip_corrupt: bool = False,
     ):
         super().__init__()
@@ -150,6 +186,8 @@ class PretrainingDataModule(pl.LightningDataModule):
             raise UserInputError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if batch_size < 1 or num_workers < 0:
             raise UserInputError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got {batch_size}, {num_workers}")
+        if bucket_window < 0:
+            raise UserInputError(f"data.bucket_window must be >= 0 (batches per window; 0 = off), got {bucket_window}")
         self.save_hyperparameters()
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
@@ -181,6 +219,10 @@ class PretrainingDataModule(pl.LightningDataModule):
     def _records(dataset: Dataset) -> PretrainingRecords:
         return dataset.dataset if isinstance(dataset, Subset) else dataset
 
+    def _real_lengths(self, dataset: Dataset) -> np.ndarray:
+        lengths = self._records(dataset).real_lengths()
+        return lengths[dataset.indices] if isinstance(dataset, Subset) else lengths
+
     def check_model_limits(self, vocab_size: int, max_position_embeddings: int) -> None:
         """Called by the model's ``setup``: refuse data or a tokenizer the model cannot embed."""
         if self.tokenizer_state and self.tokenizer_state["vocab_size"] > vocab_size:
@@ -207,8 +249,12 @@ class PretrainingDataModule(pl.LightningDataModule):
                            f"({which}) so that each of the {world} ranks gets the same number")
         if train and len(dataset) < world:
             raise UserInputError(f"only {len(dataset)} records for {world} ranks: every rank needs at least one")
-        sampler = ResumableDistributedSampler(dataset, num_replicas=world, rank=rank, drop_last=train,
-                                              shuffle=train and self.hparams.shuffle, seed=self.hparams.seed)
+        shuffle = train and self.hparams.shuffle
+        bucketing = shuffle and self.hparams.bucket_window > 0
+        sampler = ResumableDistributedSampler(
+            dataset, num_replicas=world, rank=rank, drop_last=train, shuffle=shuffle, seed=self.hparams.seed,
+            lengths=self._real_lengths(dataset) if bucketing else None, batch_size=self.hparams.batch_size,
+            bucket_window=self.hparams.bucket_window)
         if train and self._resume_position:
             epoch = self._resume_position["epoch"]
             done = self._resume_position["batches_done"] * self.hparams.batch_size

@@ -11,9 +11,11 @@
   python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt --vocab ../shared/data/nyt_dish/nyt_spm.model
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
-sequence) against transformers' AlbertForPreTraining as people use it (logits on every position,
-AdamW, fp32, batches padded to --seq-len), both with gradient clipping at 1.0, on identical batches
-prepared before timing. Warm-up steps are not timed; throughput is from the median step time.
+sequence; with --data, batches as PretrainingDataModule forms them, length-bucketed) against
+transformers' AlbertForPreTraining as people use it (logits on every position, AdamW, fp32, batches
+padded to --seq-len, the config read by transformers as published), both with gradient clipping at
+1.0, on identical records prepared before timing, one step of each in turn. Warm-up steps are not
+timed; throughput is from the mean step time.
 
 predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews.
 
@@ -81,29 +83,39 @@ def synthetic_batches(args, vocab_size: int, count: int) -> list[dict[str, torch
     return batches
 
 
-def record_batches(args, count: int) -> list[dict[str, torch.Tensor]]:
-    from datamodules.pretraining_datamodule import PretrainingRecords, collate_pretraining
+def record_batches(args, count: int) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
+    """``count`` training batches as PretrainingDataModule forms them (shuffled, length-bucketed, trimmed),
+    and the same records padded to the full sequence length, as the reference takes them."""
+    from datamodules.pretraining_datamodule import PretrainingDataModule, collate_pretraining
 
-    records = PretrainingRecords([args.data])
-    n = count * args.batch_size
-    items = [records[i % len(records)] for i in range(n)]
-    return [collate_pretraining(items[k:k + args.batch_size], trim_padding=False) for k in range(0, n, args.batch_size)]
+    data = PretrainingDataModule(train_files=args.data, batch_size=args.batch_size)
+    data.setup("fit")
+    loader = data.train_dataloader()
+    ours: list[dict[str, torch.Tensor]] = []
+    for epoch in range(math.ceil(count / len(loader))):
+        loader.sampler.set_epoch(epoch)
+        ours += list(loader)
+    ours = [b for b in ours if len(b["input_ids"]) == args.batch_size][:count]  # full batches only
+    padded = [collate_pretraining([data.train_set[int(i)] for i in b["record_index"]], trim_padding=False)
+              for b in ours]
+    return ours, padded
 
 
-def timed_steps(step, batches, warmup: int) -> tuple[list[float], list[float]]:
-    times, losses = [], []
-    for k, batch in enumerate(batches):
-        start = time.perf_counter()
-        loss = step(batch)
-        elapsed = time.perf_counter() - start
-        losses.append(loss)
-        if k >= warmup:
-            times.append(elapsed)
-    return times, losses
+def timed_steps(sides, warmup: int) -> list[tuple[list[float], list]]:
+    """Run ``(step, batches)`` sides in turn, one step each, so load on a shared machine hits all alike.
+    Per side: the step times after ``warmup`` steps, and every step's loss."""
+    results = [([], []) for _ in sides]
+    for k in range(len(sides[0][1])):
+        for (step, batches), (times, losses) in zip(sides, results):
+            start = time.perf_counter()
+            losses.append(step(batches[k]))
+            if k >= warmup:
+                times.append(time.perf_counter() - start)
+    return results
 
 
 def bench_pretrain(args) -> dict:
-    from transformers import AlbertForPreTraining
+    from transformers import AlbertConfig, AlbertForPreTraining
 
     from datamodules.pretraining_datamodule import collate_pretraining
     from lightning_modules.albert_init import load_albert_config
@@ -118,15 +130,18 @@ def bench_pretrain(args) -> dict:
         attention_probs_dropout_prob=0.0)
     config = load_albert_config(fields)
     count = args.steps + args.warmup_steps
-    batches = record_batches(args, count) if args.data else synthetic_batches(args, config.vocab_size, count)
+    if args.data:
+        trimmed, batches = record_batches(args, count)
+    else:
+        batches = synthetic_batches(args, config.vocab_size, count)
+        # The DataModule's collate: trim every batch to its longest real sequence.
+        trimmed = [collate_pretraining([{k: v[i] for k, v in b.items()} for i in range(len(b["input_ids"]))])
+                   for b in batches]
     bf16 = args.precision == "bf16-mixed"
 
     torch.manual_seed(0)
     ours = AlbertPretrainModule(albert_config=config.to_dict())
     optimizer = Lamb(decay_param_groups(ours.model, 0.01), lr=1e-3)
-    # The DataModule's collate: trim every batch to its longest real sequence.
-    trimmed = [collate_pretraining([{k: v[i] for k, v in b.items()} for i in range(len(b["input_ids"]))])
-               for b in batches]
 
     def our_step(batch) -> float:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -138,7 +153,9 @@ def bench_pretrain(args) -> dict:
         return loss.detach()
 
     torch.manual_seed(0)
-    reference = AlbertForPreTraining(config)
+    # The config as published, read by transformers itself (so "gelu_new" is its Python GELU; ours maps
+    # it to torch's fused kernel for the same function).
+    reference = AlbertForPreTraining(AlbertConfig(**fields))
     ref_optimizer = torch.optim.AdamW(reference.parameters(), lr=1e-3)
 
     def reference_step(batch) -> float:
@@ -155,25 +172,27 @@ def bench_pretrain(args) -> dict:
         ref_optimizer.zero_grad(set_to_none=True)
         return out.loss.detach()
 
-    ref_times, ref_losses = timed_steps(reference_step, batches, args.warmup_steps)
-    our_times, our_losses = timed_steps(our_step, trimmed, args.warmup_steps)
-    our_median, ref_median = statistics.median(our_times), statistics.median(ref_times)
-    real_tokens = statistics.mean(float(b["input_mask"].sum()) for b in batches)
-    masked = statistics.mean(float(b["masked_lm_weights"].sum()) / args.batch_size for b in batches)
+    (ref_times, ref_losses), (our_times, our_losses) = timed_steps(
+        [(reference_step, batches), (our_step, trimmed)], args.warmup_steps)
+    # Per step, from the totals: with --data our batches differ in length, so a median step would mislead.
+    our_step_s, ref_step_s = statistics.mean(our_times), statistics.mean(ref_times)
+    timed = batches[args.warmup_steps:]
+    real_tokens = statistics.mean(float(b["input_mask"].sum()) for b in timed)
+    masked = statistics.mean(float(b["masked_lm_weights"].sum()) / args.batch_size for b in timed)
     # FLOPs of the shapes our step computes (batches trimmed to their longest real sequence).
-    computed_len = round(statistics.mean(b["input_ids"].shape[1] for b in trimmed))
+    computed_len = round(statistics.mean(b["input_ids"].shape[1] for b in trimmed[args.warmup_steps:]))
     gflop = model_gflop_per_step(config, args.batch_size, computed_len, round(masked))
     peaks = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
     peak = peaks["bf16" if bf16 else "fp32"]
     return {
         "benchmark": "pretrain", "precision": args.precision, "threads": torch.get_num_threads(),
         "data": args.data or "synthetic", "batch_size": args.batch_size, "seq_len": args.seq_len,
-        "sequences_per_s": args.batch_size / our_median, "real_tokens_per_s": real_tokens / our_median,
-        "reference_sequences_per_s": args.batch_size / ref_median,
-        "reference_real_tokens_per_s": real_tokens / ref_median,
-        "speedup": ref_median / our_median,
-        "model_gflop_per_step": gflop, "achieved_gflops": gflop / our_median,
-        "matmul_peak_gflops": peaks, "utilization": gflop / our_median / peak,
+        "sequences_per_s": args.batch_size / our_step_s, "real_tokens_per_s": real_tokens / our_step_s,
+        "reference_sequences_per_s": args.batch_size / ref_step_s,
+        "reference_real_tokens_per_s": real_tokens / ref_step_s,
+        "speedup": ref_step_s / our_step_s, "mean_batch_width": computed_len,
+        "model_gflop_per_step": gflop, "achieved_gflops": gflop / our_step_s,
+        "matmul_peak_gflops": peaks, "utilization": gflop / our_step_s / peak,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "loss_first": float(our_losses[0]), "loss_last": float(our_losses[-1]),
         "reference_loss_first": float(ref_losses[0]), "reference_loss_last": float(ref_losses[-1]),
@@ -375,8 +394,8 @@ def bench_finetune(args) -> dict:
                          limit_val_batches=0, num_sanity_val_steps=0, callbacks=[clock])
     trainer.fit(ours, datamodule=data)
     subset = [train[i] for i in range(min(args.batch1_windows, len(train)))]
-    batch1_times, _ = timed_steps(seed_style_step(seed_model(), args.learning_rate),
-                                  seed_style_batches(subset, 1, args.max_seq_length), args.warmup_steps)
+    [(batch1_times, _)] = timed_steps([(seed_style_step(seed_model(), args.learning_rate),
+                                        seed_style_batches(subset, 1, args.max_seq_length))], args.warmup_steps)
 
     batches = len(clock.times)
     # Both epochs without their warm-up steps, scaled back to the whole epoch.

@@ -98,3 +98,37 @@ def test_missing_files(tmp_path):
     dm = PretrainingDataModule(train_files=str(tmp_path / "*.tfrecord"))
     with pytest.raises(UserInputError, match=r"data.train_files '.*\*.tfrecord' matches no file"):
         dm.setup("fit")
+
+
+def padding_ratio(loader, epoch):
+    loader.sampler.set_epoch(epoch)
+    batches = list(loader)
+    return sum(b["input_ids"].numel() for b in batches) / sum(int(b["input_mask"].sum()) for b in batches)
+
+
+def test_length_bucketing_cuts_padding_keeps_every_record_and_is_fixed_by_seed_and_epoch(shared_data):
+    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"  # ~37 real tokens of 128
+    bucketed = make_datamodule(path, batch_size=32).train_dataloader()
+    unbucketed = make_datamodule(path, batch_size=32, bucket_window=0).train_dataloader()
+    assert padding_ratio(bucketed, 0) < 1.15 and padding_ratio(unbucketed, 0) > 1.5
+    assert sorted(seen(bucketed, 1)) == list(range(2000))
+    again = make_datamodule(path, batch_size=32).train_dataloader()
+    assert seen(again, 1) == seen(bucketed, 1) != seen(bucketed, 2)
+    with pytest.raises(UserInputError, match="data.bucket_window must be >= 0"):
+        PretrainingDataModule(train_files=str(path), bucket_window=-1)
+
+
+def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(shared_data):
+    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+    ranks = [make_datamodule(path, rank=r, world=2, batch_size=16, val_fraction=0.1).train_dataloader()
+             for r in range(2)]
+    for loader in ranks:
+        loader.sampler.set_epoch(1)
+    steps = list(zip(*ranks))
+    assert len(steps) == 900 // 16 + 1  # 900 records per rank, the short batch last
+    widths = [(a["input_ids"].shape[1], b["input_ids"].shape[1]) for a, b in steps]
+    assert sum(abs(x - y) for x, y in widths) / len(widths) < 3  # one bucket dealt to both ranks
+    full = seen(ranks[1], 1)
+    resumed = make_datamodule(path, rank=1, world=2, batch_size=16, val_fraction=0.1)
+    resumed.load_state_dict({"train_position": {"epoch": 1, "batches_done": 5}})
+    assert seen(resumed.train_dataloader(), 1) == full[5 * 16:]
