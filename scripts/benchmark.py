@@ -91,11 +91,15 @@ def record_batches(args, count: int) -> tuple[list[dict[str, torch.Tensor]], lis
     data = PretrainingDataModule(train_files=args.data, batch_size=args.batch_size)
     data.setup("fit")
     loader = data.train_dataloader()
+    if len(data.train_set) < args.batch_size:
+        raise SystemExit(f"error: --data {args.data} holds {len(data.train_set)} records, fewer than --batch-size {args.batch_size}")
     ours: list[dict[str, torch.Tensor]] = []
-    for epoch in range(math.ceil(count / len(loader))):
+    epoch = 0
+    while len(ours) < count:
         loader.sampler.set_epoch(epoch)
-        ours += list(loader)
-    ours = [b for b in ours if len(b["input_ids"]) == args.batch_size][:count]  # full batches only
+        ours += [b for b in loader if len(b["input_ids"]) == args.batch_size]  # full batches only
+        epoch += 1
+    ours = ours[:count]
     padded = [collate_pretraining([data.train_set[int(i)] for i in b["record_index"]], trim_padding=False)
               for b in ours]
     return ours, padded
