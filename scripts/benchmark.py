@@ -8,7 +8,8 @@
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
-  python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt --vocab ../shared/data/nyt_dish/nyt_spm.model
+  python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \
+      --vocab ../shared/data/nyt_dish/nyt_spm.model
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
 sequence; with --data, batches as PretrainingDataModule forms them, length-bucketed) against
@@ -92,7 +93,8 @@ def record_batches(args, count: int) -> tuple[list[dict[str, torch.Tensor]], lis
     data.setup("fit")
     loader = data.train_dataloader()
     if len(data.train_set) < args.batch_size:
-        raise SystemExit(f"error: --data {args.data} holds {len(data.train_set)} records, fewer than --batch-size {args.batch_size}")
+        raise SystemExit(f"error: --data {args.data} holds {len(data.train_set)} records, "
+                         f"fewer than --batch-size {args.batch_size}")
     ours: list[dict[str, torch.Tensor]] = []
     epoch = 0
     while len(ours) < count:
