@@ -6,9 +6,9 @@
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
-  python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \
+  python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \\
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
-  python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \
+  python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \\
       --vocab ../shared/data/nyt_dish/nyt_spm.model
 
 pretrain: our AlbertPretrainModule (gathered MLM head, LAMB, batches trimmed to their longest real
