@@ -14,6 +14,7 @@ sides share:
   output_dir: runs/compare
   tokenizer: ../shared/data/nyt_dish/nyt_spm.model
   pretrain: {config: configs/pretrain_small.yaml, args: {data.train_files: ..., trainer.max_steps: 400}}
+                                             # (or a wall-time budget: trainer.max_time: "00:00:10:00")
   finetune: {config: configs/finetune_dish.yaml, test_file: test.csv, args: {data.train_file: ..., ...}}
   inference: {latency_reviews: 200, batch_size: 32}
 """
@@ -58,6 +59,9 @@ def load_config(path: str) -> dict:
         if not isinstance(config[stage], dict) or not os.path.isfile(config[stage].get("config", "")):
             raise UserInputError(f"{path}: {stage}.config must name an existing LightningCLI YAML, "
                                  f"got {config[stage].get('config') if isinstance(config[stage], dict) else None}")
+        if not isinstance(config[stage].get("args") or {}, dict):
+            raise UserInputError(f"{path}: {stage}.args must be a mapping of option to value, e.g. "
+                                 f"{{trainer.max_steps: 400}}")
     if not os.path.isfile(config["finetune"].get("test_file", "")):
         raise UserInputError(f"{path}: finetune.test_file must name an existing CSV/BIO file")
     if not os.path.isfile(config["tokenizer"]):
@@ -180,7 +184,7 @@ def main(argv=None) -> int:
         "task": config["task"], "config": args.config, "date": datetime.date.today().isoformat(),
         "machine": f"{platform.machine()} {platform.system()}, {os.cpu_count()} CPU cores, "
                    f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}, "
-                   f"torch {torch.__version__} with {torch.get_num_threads()} threads",
+                   f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)",
         "hidden_size": sizes["hidden_size"], "num_layers": sizes["num_hidden_layers"],
         "batch_size": (config.get("inference") or {}).get("batch_size", 32), "models": models,
     }

@@ -64,3 +64,6 @@ def test_compare_config_errors_are_one_line(tmp_path):
     config.write_text("task: x\noutput_dir: out\ntokenizer: t.model\npretrain: {config: nope.yaml}\nfinetune: {}\n")
     assert_one_line_error(run_script("compare.py", "--config", str(config)),
                           "pretrain.config must name an existing LightningCLI YAML, got nope.yaml")
+    config.write_text("task: x\noutput_dir: out\ntokenizer: t.model\nfinetune: {config: configs/finetune_toy.yaml}\n"
+                      "pretrain: {config: configs/pretrain_toy.yaml, args: [trainer.max_steps, 5]}\n")
+    assert_one_line_error(run_script("compare.py", "--config", str(config)), "pretrain.args must be a mapping")
