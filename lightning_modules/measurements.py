@@ -1,6 +1,6 @@
 """What a model costs: parameter counts, inference latency and throughput, peak memory.
 
-Used by scripts/compare.py. Timings run a fine-tuned checkpoint through ``SpanPredictor``, the
+Used by scripts/compare.py. Timings run fine-tuned checkpoints through ``SpanPredictor``, the
 code path of scripts/predict.py, so they are what a user of predict.py gets.
 """
 from __future__ import annotations
@@ -33,29 +33,44 @@ def percentiles_ms(seconds: list[float]) -> dict[str, float]:
             "p95": 1000 * ordered[math.ceil(0.95 * len(ordered)) - 1]}  # nearest rank
 
 
-def inference_profile(checkpoint: str, texts: list[str], latency_texts: int = 200, batch_size: int = 32,
-                      device: str = "auto") -> dict:
-    """predict.py's path on ``texts``: latency per review at batch 1 and at ``batch_size``, reviews/s, peak RSS.
+def _timed(predict, texts: list[str], batch_size: int) -> float:
+    start = time.perf_counter()
+    predict(texts, batch_size)
+    return time.perf_counter() - start
 
-    Meant to run in a fresh process (see scripts/compare.py), so the peak memory is this model's alone.
+
+def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_texts: int = 200,
+                       batch_size: int = 32, device: str = "auto") -> dict[str, dict]:
+    """predict.py's path for each checkpoint: latency per review at batch 1 and ``batch_size``, reviews/s.
+
+    The models take turns on every review and every batch, so a change in machine load during the run
+    hits all of them alike and their ratios stay fair.
     """
     from lightning_modules.span_predictor import SpanPredictor
 
-    predictor = SpanPredictor(checkpoint, device)
-    predictor.predict(texts[:batch_size], batch_size)  # warm-up: first calls allocate
-    single = []
+    predictors = {name: SpanPredictor(path, device) for name, path in checkpoints.items()}
+    for predictor in predictors.values():
+        predictor.predict(texts[:batch_size], batch_size)  # warm-up: first calls allocate
+    single = {name: [] for name in predictors}
     for text in texts[:latency_texts]:
-        start = time.perf_counter()
-        predictor.predict([text], 1)
-        single.append(time.perf_counter() - start)
-    per_review, total = [], 0.0
-    for first in range(0, len(texts), batch_size):
-        chunk = texts[first:first + batch_size]
-        start = time.perf_counter()
-        predictor.predict(chunk, batch_size)
-        elapsed = time.perf_counter() - start
-        total += elapsed
-        per_review.append(elapsed / len(chunk))
-    return {"latency_ms_batch1": percentiles_ms(single), f"latency_ms_per_review_batch{batch_size}":
-            percentiles_ms(per_review), f"reviews_per_s_batch{batch_size}": len(texts) / total,
-            "reviews": len(texts), "threads": torch.get_num_threads(), "peak_rss_mb": peak_rss_mb()}
+        for name, predictor in predictors.items():
+            single[name].append(_timed(predictor.predict, [text], 1))
+    batch_seconds = {name: [] for name in predictors}
+    chunks = [texts[first:first + batch_size] for first in range(0, len(texts), batch_size)]
+    for chunk in chunks:
+        for name, predictor in predictors.items():
+            batch_seconds[name].append(_timed(predictor.predict, chunk, batch_size))
+    return {name: {"latency_ms_batch1": percentiles_ms(single[name]),
+                   f"latency_ms_per_review_batch{batch_size}":
+                       percentiles_ms([t / len(chunk) for t, chunk in zip(batch_seconds[name], chunks)]),
+                   f"reviews_per_s_batch{batch_size}": len(texts) / sum(batch_seconds[name]),
+                   "reviews": len(texts), "threads": torch.get_num_threads()}
+            for name in predictors}
+
+
+def inference_peak_rss_mb(checkpoint: str, texts: list[str], batch_size: int = 32, device: str = "auto") -> float:
+    """Peak memory of predicting ``texts`` with one model; run it in a fresh process to get that model's alone."""
+    from lightning_modules.span_predictor import SpanPredictor
+
+    SpanPredictor(checkpoint, device).predict(texts, batch_size)
+    return peak_rss_mb()

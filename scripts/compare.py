@@ -6,9 +6,10 @@
 For each model_type (albert, bert) this runs the project's own command lines with one line
 changed (``--model.model_type``): pretrain.py fit, finetune.py fit from that checkpoint and from
 random weights ("no pretraining"), finetune.py test on the test file; then it times predict.py's
-code path on the test reviews in a fresh process. Every stage's log is kept under
-``<output_dir>/<model_type>/``. The config (YAML) names the stage configs and the arguments both
-sides share:
+code path on the test reviews: both taggers in one fresh process, taking turns review by review
+(fair under changing machine load), and each alone in a fresh process for its peak memory. Every
+stage's log is kept under ``<output_dir>/<model_type>/``. The config (YAML) names the stage configs
+and the arguments both sides share:
 
   task: NYT dish names                       # a label for the report
   output_dir: runs/compare
@@ -40,7 +41,9 @@ from datamodules.tokenization import load_checkpoint_file
 from lightning_modules.backbones import BACKBONES
 from lightning_modules.comparison_report import MODELS, write_report
 from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.measurements import inference_profile, parameter_counts, peak_rss_mb
+from lightning_modules.measurements import (
+    inference_peak_rss_mb, inference_profiles, parameter_counts, peak_rss_mb,
+)
 from lightning_modules.tensorboard_scalars import read_scalars
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -154,18 +157,31 @@ def compare_model(config: dict, model_type: str, texts: list[str]) -> dict:
     tagger = finetune["pretrained"]["checkpoint"]
     export_dir = os.path.join(root, "hf_tagger")
     export_checkpoint(tagger, export_dir)
-    inference = config.get("inference") or {}
-    print(f"== {model_type}: inference timing", flush=True)
     with multiprocessing.get_context("spawn").Pool(1) as pool:  # a fresh process: its peak memory is the model's
-        timing = pool.apply(inference_profile, (tagger, texts, inference.get("latency_reviews", 200),
-                                                inference.get("batch_size", 32), "auto"))
+        inference_rss = pool.apply(inference_peak_rss_mb, (tagger, texts, batch_size(config)))
     return {
         "parameters": parameter_counts(load_checkpoint_file(tagger)["state_dict"],
                                        f"model.{BACKBONES[model_type].prefix}."),
         "disk_mb": {"safetensors": os.path.getsize(os.path.join(export_dir, "model.safetensors")) / 2 ** 20,
                     "checkpoint": os.path.getsize(tagger) / 2 ** 20},
-        "pretrain": pretrain_result, "finetune": finetune, "inference": timing, "model_config": model_config,
+        "pretrain": pretrain_result, "finetune": finetune, "inference": {"peak_rss_mb": inference_rss},
+        "model_config": model_config,
     }
+
+
+def batch_size(config: dict) -> int:
+    return (config.get("inference") or {}).get("batch_size", 32)
+
+
+def time_inference(config: dict, models: dict, texts: list[str]) -> None:
+    """Both taggers timed in one fresh process, taking turns (fair under changing load); adds to models."""
+    print("== inference timing (models take turns)", flush=True)
+    checkpoints = {m: models[m]["finetune"]["pretrained"]["checkpoint"] for m in models}
+    latency_reviews = (config.get("inference") or {}).get("latency_reviews", 200)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        timings = pool.apply(inference_profiles, (checkpoints, texts, latency_reviews, batch_size(config)))
+    for m, timing in timings.items():
+        models[m]["inference"].update(timing)
 
 
 @exit_code_on_user_error
@@ -179,6 +195,7 @@ def main(argv=None) -> int:
     transformers.utils.logging.disable_progress_bar()  # export's "Writing model shards" bar
     texts = list(dict.fromkeys(e.text for e in read_examples(config["finetune"]["test_file"])))
     models = {m: compare_model(config, m, texts) for m in MODELS}
+    time_inference(config, models, texts)
     sizes = models["albert"]["model_config"]
     results = {
         "task": config["task"], "config": args.config, "date": datetime.date.today().isoformat(),
@@ -186,7 +203,7 @@ def main(argv=None) -> int:
                    f"{'GPU ' + torch.cuda.get_device_name() if torch.cuda.is_available() else 'no GPU'}, "
                    f"torch {torch.__version__}, {torch.get_num_threads()} torch thread(s)",
         "hidden_size": sizes["hidden_size"], "num_layers": sizes["num_hidden_layers"],
-        "batch_size": (config.get("inference") or {}).get("batch_size", 32), "models": models,
+        "batch_size": batch_size(config), "models": models,
     }
     for path in write_report(results, config["output_dir"]):
         print(f"wrote {path}")
