@@ -41,7 +41,8 @@ def _timed(predict, texts: list[str], batch_size: int) -> float:
 
 def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_texts: int = 200,
                        batch_size: int = 32, device: str = "auto") -> dict[str, dict]:
-    """predict.py's path for each checkpoint: latency per review at batch 1 and ``batch_size``, reviews/s.
+    """predict.py's path for each checkpoint: latency per review at batch 1 and at ``batch_size`` (a call
+    with that many reviews), and reviews/s of predict.py's bulk path (``predict_stream``) at ``batch_size``.
 
     The models take turns on every review and every batch, so a change in machine load during the run
     hits all of them alike and their ratios stay fair.
@@ -60,10 +61,12 @@ def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_te
     for chunk in chunks:
         for name, predictor in predictors.items():
             batch_seconds[name].append(_timed(predictor.predict, chunk, batch_size))
+    bulk_seconds = {name: _timed(lambda t, b: list(p.predict_stream(t, b)), texts, batch_size)
+                    for name, p in predictors.items()}
     return {name: {"latency_ms_batch1": percentiles_ms(single[name]),
                    f"latency_ms_per_review_batch{batch_size}":
                        percentiles_ms([t / len(chunk) for t, chunk in zip(batch_seconds[name], chunks)]),
-                   f"reviews_per_s_batch{batch_size}": len(texts) / sum(batch_seconds[name]),
+                   f"reviews_per_s_batch{batch_size}": len(texts) / bulk_seconds[name],
                    "reviews": len(texts), "threads": torch.get_num_threads()}
             for name in predictors}
 

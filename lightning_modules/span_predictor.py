@@ -19,6 +19,9 @@ from datamodules.tokenization import load_checkpoint_file, tokenizer_from_state
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 
 
+SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -66,11 +69,15 @@ class SpanPredictor:
         return [decode_entities(t, e.offsets, m.probs, self.label_names) for t, e, m in zip(texts, encoded, mergers)]
 
     def predict_stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[tuple[str, list[dict]]]:
-        """(text, entities) for each text, reading ``texts`` lazily in chunks of ``batch_size``."""
+        """(text, entities) for each text, in input order, reading ``texts`` lazily in chunks.
+
+        A chunk holds ``SORT_CHUNK_BATCHES`` batches, so ``predict`` can group windows of similar length
+        across them: batches of 32 random reviews are padded to about twice their real tokens.
+        """
         chunk: list[str] = []
         for text in texts:
             chunk.append(text)
-            if len(chunk) == batch_size:
+            if len(chunk) == batch_size * SORT_CHUNK_BATCHES:
                 yield from zip(chunk, self.predict(chunk, batch_size))
                 chunk = []
         if chunk:

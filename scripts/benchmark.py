@@ -252,7 +252,7 @@ def bench_predict(args) -> dict:
     from datamodules.span_labels import read_examples
     from datamodules.tokenization import tokenizer_state
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
-    from lightning_modules.span_predictor import SpanPredictor
+    from lightning_modules.measurements import inference_profiles
 
     texts = [e.text for e in read_examples(args.input)][:args.reviews]
     with tempfile.TemporaryDirectory() as tmp:
@@ -269,20 +269,12 @@ def bench_predict(args) -> dict:
             torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                         "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
                                                           "max_seq_length": 128, "window_overlap": 32}}, model_path)
-        predictor = SpanPredictor(model_path, "cpu")
-    predictor.predict(texts[:64], batch_size=32)  # warm-up
-    start = time.perf_counter()
-    predictor.predict(texts, batch_size=32)
-    batched = time.perf_counter() - start
-    latencies = []
-    for text in texts[:args.latency_reviews]:
-        start = time.perf_counter()
-        predictor.predict([text], batch_size=1)
-        latencies.append((time.perf_counter() - start) * 1000)
-    latencies.sort()
+        timing = inference_profiles({"ours": model_path}, texts, args.latency_reviews, 32, "cpu")["ours"]
     return {"benchmark": "predict", "input": args.input, "reviews": len(texts), "threads": torch.get_num_threads(),
-            "reviews_per_s_batch32": len(texts) / batched, "latency_ms_p50_batch1": statistics.median(latencies),
-            "latency_ms_p95_batch1": latencies[math.ceil(0.95 * len(latencies)) - 1],  # nearest rank
+            "reviews_per_s_batch32": timing["reviews_per_s_batch32"],
+            "latency_ms_p50_batch1": timing["latency_ms_batch1"]["p50"],
+            "latency_ms_p95_batch1": timing["latency_ms_batch1"]["p95"],
+            "latency_ms_per_review_batch32": timing["latency_ms_per_review_batch32"],
             "mean_review_chars": statistics.mean(len(t) for t in texts)}
 
 
