@@ -211,7 +211,7 @@ def bench_ddp(args) -> dict:
     import subprocess
     import tempfile
 
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from lightning_modules.tensorboard_scalars import read_scalars
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     runs = {}
@@ -230,12 +230,9 @@ def bench_ddp(args) -> dict:
             result = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True)
             if result.returncode != 0:
                 raise SystemExit(f"pretrain.py with {devices} devices failed:\n{result.stderr[-2000:]}")
-            values = []
-            for events in sorted(__import__("glob").glob(os.path.join(root, "lightning_logs", "*", "events.*"))):
-                acc = EventAccumulator(events, size_guidance={"scalars": 0})
-                acc.Reload()
-                values += [e.value for e in acc.Scalars("train/sequences_per_s")][args.warmup_steps:]
-            per_rank = statistics.median(values)
+            # Rank 0 logs; its step times stand for every rank's (DDP steps in lockstep).
+            speeds = read_scalars(root)["train/sequences_per_s"][args.warmup_steps:]
+            per_rank = statistics.median(value for _, value in speeds)
             runs[devices] = {"per_rank_sequences_per_s": per_rank, "total_sequences_per_s": per_rank * devices}
     base = runs[min(runs)]["total_sequences_per_s"] / min(runs)
     for devices, run in runs.items():
