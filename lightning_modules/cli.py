@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.errors import TrainingStoppedError, UserInputError
 from datamodules.tokenization import load_checkpoint_file
-from lightning_modules.callbacks import SigtermCheckpoint
+from lightning_modules.callbacks import SigtermCheckpoint, SlowBf16Warning
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -32,6 +32,9 @@ class AlbertCLI(LightningCLI):
         self._links = links
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("seed_everything_default", 1234)
+        # A callback without arguments: as a trainer default (an argument group of none is never built).
+        defaults = kwargs.setdefault("trainer_defaults", {})
+        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning()]
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:

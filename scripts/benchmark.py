@@ -16,7 +16,12 @@ sequence; with --data, batches as PretrainingDataModule forms them, length-bucke
 transformers' AlbertForPreTraining as people use it (logits on every position, AdamW, fp32, batches
 padded to --seq-len, the config read by transformers as published), both with gradient clipping at
 1.0, on identical records prepared before timing, one step of each in turn. Warm-up steps are not
-timed; throughput is from the mean step time.
+timed; throughput is from the mean step time. Utilization is against a matmul peak measured in the
+run's own dtype. bf16-mixed on a CPU without native bf16 (measured: a bf16 matmul several times
+slower than fp32, e.g. AVX2-only CPUs) is reported as skipped unless --allow-slow-bf16.
+
+Every report holds "cpu_capability" (torch's name for the CPU's vector ISA: AVX2, AVX512, ...):
+ratios differ between CPU kinds.
 
 predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews.
 
@@ -45,11 +50,13 @@ import time
 import torch
 
 
-def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
-    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 512, repeats: int = 5, budget_s: float = 2.0) -> float:
+    """Best n x n matmul rate in GFLOP/s, in at most ``repeats`` timings or about ``budget_s`` seconds
+    (on a CPU without native bf16 one bf16 matmul of this size takes ~0.2 s)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
     a @ b
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    while len(times) < repeats and sum(times) < budget_s:
         start = time.perf_counter()
         a @ b
         times.append(time.perf_counter() - start)
@@ -121,6 +128,15 @@ def timed_steps(sides, warmup: int) -> list[tuple[list[float], list]]:
 
 
 def bench_pretrain(args) -> dict:
+    from lightning_modules.cpu_bf16 import bf16_matmul_slowdown, native_bf16
+
+    bf16 = args.precision == "bf16-mixed"
+    bf16_support = {"native_bf16": native_bf16(), "bf16_matmul_slowdown": bf16_matmul_slowdown()}
+    if bf16 and not native_bf16() and not args.allow_slow_bf16:
+        # Tens of times slower than fp32 here: minutes a step at the default sizes, and nothing to learn.
+        return {"benchmark": "pretrain", "precision": args.precision, **bf16_support,
+                "skipped": "this CPU has no native bf16 (bf16 matmul measured "
+                           f"{bf16_matmul_slowdown():.0f}x slower than fp32); --allow-slow-bf16 runs it anyway"}
     from transformers import AlbertConfig, AlbertForPreTraining
 
     from datamodules.pretraining_datamodule import collate_pretraining
@@ -143,7 +159,6 @@ def bench_pretrain(args) -> dict:
         # The DataModule's collate: trim every batch to its longest real sequence.
         trimmed = [collate_pretraining([{k: v[i] for k, v in b.items()} for i in range(len(b["input_ids"]))])
                    for b in batches]
-    bf16 = args.precision == "bf16-mixed"
 
     torch.manual_seed(0)
     ours = AlbertPretrainModule(albert_config=config.to_dict())
@@ -188,17 +203,19 @@ def bench_pretrain(args) -> dict:
     # FLOPs of the shapes our step computes (batches trimmed to their longest real sequence).
     computed_len = round(statistics.mean(b["input_ids"].shape[1] for b in trimmed[args.warmup_steps:]))
     gflop = model_gflop_per_step(config, args.batch_size, computed_len, round(masked))
-    peaks = {"fp32": matmul_peak_gflops(torch.float32), "bf16": matmul_peak_gflops(torch.bfloat16)}
-    peak = peaks["bf16" if bf16 else "fp32"]
+    # Only the peak of the dtype this run computes in; against the fallback's "peak" a ratio means nothing.
+    peak_dtype = "bf16" if bf16 else "fp32"
+    peak = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32)
     return {
-        "benchmark": "pretrain", "precision": args.precision, "threads": torch.get_num_threads(),
+        "benchmark": "pretrain", "precision": args.precision, "threads": torch.get_num_threads(), **bf16_support,
         "data": args.data or "synthetic", "batch_size": args.batch_size, "seq_len": args.seq_len,
         "sequences_per_s": args.batch_size / our_step_s, "real_tokens_per_s": real_tokens / our_step_s,
         "reference_sequences_per_s": args.batch_size / ref_step_s,
         "reference_real_tokens_per_s": real_tokens / ref_step_s,
         "speedup": ref_step_s / our_step_s, "mean_batch_width": computed_len,
         "model_gflop_per_step": gflop, "achieved_gflops": gflop / our_step_s,
-        "matmul_peak_gflops": peaks, "utilization": gflop / our_step_s / peak,
+        "matmul_peak_gflops": {peak_dtype: peak},
+        "utilization": gflop / our_step_s / peak if bf16_support["native_bf16"] or not bf16 else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "loss_first": float(our_losses[0]), "loss_last": float(our_losses[-1]),
         "reference_loss_first": float(ref_losses[0]), "reference_loss_last": float(ref_losses[-1]),
@@ -473,6 +490,8 @@ def main(argv=None) -> int:
     pre.add_argument("--config", type=lambda path: json.load(open(path)), help="albert_config.json (replaces dims)")
     pre.add_argument("--data", help="time on the records of this TFRecord file instead of synthetic batches")
     pre.add_argument("--precision", choices=["32", "bf16-mixed"], default="32")
+    pre.add_argument("--allow-slow-bf16", action="store_true",
+                     help="run bf16-mixed even on a CPU without native bf16 (default: report that and skip)")
     pre.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     pre.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     ddp = sub.add_parser("ddp", help="scripts/pretrain.py throughput with 1..N CPU processes (DDP): scaling")
@@ -521,7 +540,9 @@ def main(argv=None) -> int:
         p.error("predict needs --model or --tokenizer")
     benchmarks = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict, "datagen": bench_datagen,
                   "finetune": bench_finetune}
-    result = benchmarks[args.command](args)
+    from lightning_modules.cpu_bf16 import cpu_capability
+
+    result = {**benchmarks[args.command](args), "cpu_capability": cpu_capability()}
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 

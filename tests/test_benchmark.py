@@ -1,24 +1,33 @@
 """Smoke run of the benchmark at tiny sizes: keys and sane values, never timing thresholds."""
+import importlib.util
 import json
 
 import pytest
 
-from conftest import run_script
+from conftest import REPO, run_script
+from lightning_modules import cpu_bf16
 
 TINY = ["--vocab-size", "300", "--embedding-size", "16", "--hidden-size", "32", "--num-layers", "2", "--num-heads", "2",
         "--intermediate-size", "64", "--seq-len", "32", "--batch-size", "4", "--max-predictions", "5", "--steps", "3",
         "--warmup-steps", "1", "--json"]
 
 
-@pytest.mark.parametrize("extra", [[], ["--precision", "bf16-mixed"]])
-def test_pretrain_benchmark_reports_both_sides(extra):
-    result = run_script("benchmark.py", "pretrain", *TINY, *extra)
+@pytest.mark.parametrize("precision", ["32", "bf16-mixed"])
+def test_pretrain_benchmark_reports_both_sides(precision):
+    # Tiny sizes run in bf16 even through the slow fallback of a CPU without native bf16.
+    result = run_script("benchmark.py", "pretrain", *TINY, "--precision", precision, "--allow-slow-bf16")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     for key in ("sequences_per_s", "real_tokens_per_s", "reference_sequences_per_s", "reference_real_tokens_per_s",
-                "speedup", "model_gflop_per_step", "achieved_gflops", "utilization", "peak_rss_mb"):
+                "speedup", "model_gflop_per_step", "achieved_gflops", "peak_rss_mb", "bf16_matmul_slowdown"):
         assert report[key] > 0, key
-    assert set(report["matmul_peak_gflops"]) == {"fp32", "bf16"}
+    assert report["cpu_capability"] == cpu_bf16.cpu_capability() and isinstance(report["native_bf16"], bool)
+    # Only the peak of the dtype the run computes in; no utilization against the bf16 fallback's rate.
+    assert list(report["matmul_peak_gflops"]) == ["bf16" if precision == "bf16-mixed" else "fp32"]
+    if precision == "32" or report["native_bf16"]:
+        assert report["utilization"] > 0
+    else:
+        assert report["utilization"] is None
     for side in ("loss", "reference_loss"):
         assert 0 < report[f"{side}_last"] < 20 and 0 < report[f"{side}_first"] < 20
 
@@ -101,3 +110,33 @@ def test_datagen_benchmark_on_the_recorded_google_job(shared_data):
     assert report["reference_seconds"] == 28.5 and "recorded" in report["reference"]
     assert report["speedup_vs_google"] == pytest.approx(28.5 / report["seconds"])
     assert abs(report["instances"] - report["reference_instances"]) < 0.05 * report["reference_instances"]
+
+
+def load_benchmark_module():
+    spec = importlib.util.spec_from_file_location("benchmark", REPO / "scripts" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class ReachedTiming(Exception):
+    pass
+
+
+def refuse_timing(*args):
+    raise ReachedTiming
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_pretrain_benchmark_without_native_bf16_says_so_and_skips(monkeypatch, capsys, native):
+    monkeypatch.setattr(cpu_bf16, "bf16_matmul_slowdown", lambda: 0.8 if native else 48.0)
+    benchmark = load_benchmark_module()
+    monkeypatch.setattr(benchmark, "timed_steps", refuse_timing)
+    if native:  # a CPU with native bf16 goes on to time the steps
+        with pytest.raises(ReachedTiming):
+            benchmark.main(["pretrain", *TINY, "--precision", "bf16-mixed"])
+        return
+    assert benchmark.main(["pretrain", *TINY, "--precision", "bf16-mixed"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["native_bf16"] is False and report["bf16_matmul_slowdown"] == 48.0
+    assert report["cpu_capability"] == cpu_bf16.cpu_capability() and "48x slower" in report["skipped"]
