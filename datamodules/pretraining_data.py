@@ -1,6 +1,7 @@
 """Corpus -> sharded TFRecords of pretraining instances (the create_pretraining_data stage).
 
-Input format (google-research/ALBERT's): one sentence per line, a blank line between documents.
+Input: google-research/ALBERT's format (one sentence per line, a blank line between documents) or
+reviews one per line / CSV row / JSONL object, read by ``corpus_formats``.
 Work is cut into fixed chunks of (dupe pass, document) pairs, each with its own seed, so the output
 depends on ``random_seed`` only, never on ``num_workers``. Workers serialize the examples; the parent
 shuffles them all and deals them round-robin into ``num_shards`` files, each written atomically with
@@ -16,17 +17,22 @@ from dataclasses import dataclass
 from tqdm import tqdm
 
 from datamodules.errors import UserInputError
-from datamodules.files import expand_input_files, refuse_existing
+from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, expand_corpus_files
+from datamodules.files import refuse_existing
 from datamodules.pretraining_instances import MaskingConfig, SpecialIds, create_instances_from_document
 from datamodules.tfrecord_io import instance_to_example, write_tfrecord
 from datamodules.tokenization import Tokenizer, load_tokenizer
 
 DOCUMENTS_PER_CHUNK = 64
+ENCODE_BATCH_SENTENCES = 8192  # sentences tokenized per call: big enough for speed, small enough to stream
 
 
 @dataclass
 class DataSummary:
     documents: int = 0
+    sentences: int = 0
+    duplicates: int = 0
+    empty: int = 0
     instances: int = 0
     tokens: int = 0
     masked_tokens: int = 0
@@ -35,7 +41,8 @@ class DataSummary:
     output_files: tuple[str, ...] = ()
 
     def line(self) -> str:
-        return (f"wrote {self.instances} instances from {self.documents} documents ({self.tokens} tokens, "
+        return (f"wrote {self.instances} instances from {self.documents} documents, {self.sentences} sentences "
+                f"({self.duplicates} duplicate documents dropped, {self.empty} empty skipped; {self.tokens} tokens, "
                 f"{self.masked_tokens / max(self.tokens, 1):.1%} masked, "
                 f"SOP label 1: {self.sop_swapped_or_random / max(self.instances, 1):.1%}) "
                 f"to {len(self.output_files)} file(s) in {self.seconds:.1f} s")
@@ -52,22 +59,29 @@ def shard_paths(output_file: str, num_shards: int) -> list[str]:
     return [f"{stem}-{i:05d}-of-{num_shards:05d}{suffix}" for i in range(num_shards)]
 
 
-def read_documents(files: list[str], tokenizer: Tokenizer) -> list[list[list[int]]]:
-    """Token-id documents: lists of non-empty segments; blank lines separate documents."""
-    documents: list[list[list[int]]] = [[]]
-    for name in files:
-        with open(name, encoding="utf-8", errors="strict") as f:
-            try:
-                lines = f.read().split("\n")
-            except UnicodeDecodeError as e:
-                raise UserInputError(f"{name}: not UTF-8 text (byte {e.start})") from None
-        for line, ids in zip(lines, tokenizer.encode_lines(lines)):
-            if not line.strip():
-                documents.append([])
-            elif ids:
-                documents[-1].append(ids)
-        documents.append([])  # a file boundary ends a document
-    return [d for d in documents if d]
+def read_documents(corpus: Corpus, tokenizer: Tokenizer) -> list[list[list[int]]]:
+    """Token-id documents: lists of non-empty segments (a sentence with no tokens is left out)."""
+    documents: list[list[list[int]]] = []
+    pending: list[list[str]] = []
+
+    def encode_pending() -> None:
+        ids = iter(tokenizer.encode_lines([s for document in pending for s in document]))
+        for document in pending:
+            segments = [segment for segment in (next(ids) for _ in document) if segment]
+            if segments:
+                documents.append(segments)
+        pending.clear()
+
+    waiting = 0
+    for document in corpus.documents():
+        pending.append(document)
+        waiting += len(document)
+        if waiting >= ENCODE_BATCH_SENTENCES:
+            encode_pending()
+            waiting = 0
+    if pending:
+        encode_pending()
+    return documents
 
 
 # Set in the parent before the pool forks, so workers share the documents without pickling them.
@@ -117,17 +131,21 @@ def create_pretraining_data(
     num_shards: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    input_format: str = "sentences",
+    text_column: str = DEFAULT_TEXT_COLUMN,
 ) -> DataSummary:
+    """``input_format`` is the default for globs without a ``FORMAT:`` prefix (see ``corpus_formats``)."""
     start = time.perf_counter()
     validate_flags(cfg, dupe_factor, num_workers, num_shards)
-    files = expand_input_files(input_file, "input_file")
+    files = expand_corpus_files(input_file, input_format, "input_file")
     outputs = shard_paths(output_file, num_shards)
     refuse_existing(outputs + [f"{o}.index" for o in outputs], overwrite)
     tokenizer = load_tokenizer(tokenizer_file, do_lower_case)
 
-    documents = read_documents(files, tokenizer)
+    corpus = Corpus(files, text_column)
+    documents = read_documents(corpus, tokenizer)
     if not documents:
-        raise UserInputError(f"input_file {', '.join(files)}: no text (empty corpus)")
+        raise UserInputError(f"input_file {', '.join(f.path for f in files)}: no text (empty corpus)")
     rng = random.Random(random_seed)
     rng.shuffle(documents)
 
@@ -138,7 +156,8 @@ def create_pretraining_data(
         documents=documents, cfg=cfg, starts=tokenizer.is_start_piece,
         special=SpecialIds(tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.vocab_size),
     )
-    summary = DataSummary(documents=len(documents), output_files=tuple(outputs))
+    summary = DataSummary(documents=len(documents), sentences=sum(map(len, documents)),
+                          duplicates=corpus.counts.duplicates, empty=corpus.counts.empty, output_files=tuple(outputs))
     examples: list[bytes] = []
     bar = tqdm(total=len(work), unit="doc", desc="instances", disable=not progress or None)
     try:

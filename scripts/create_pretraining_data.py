@@ -3,14 +3,24 @@
 
 Same input format, flag names and output features as google-research/ALBERT's
 create_pretraining_data.py (one sentence per line, a blank line between documents), plus
---num_workers, --num_shards, an .index file per shard and a summary line.
+--num_workers, --num_shards, an .index file per shard, a summary line, and review corpora:
+
+Input formats (--input_format, or a FORMAT: prefix on one glob of --input_file):
+  sentences  one sentence per line, a blank line between documents (Google's format; the default)
+  lines      one review (document) per line
+  csv        one review per row, in the --text_column column (header row first; quoted newlines allowed)
+  jsonl      one JSON object per line, the review in the --text_column field
+Reviews are split into sentences by rule; empty and exactly repeated reviews are skipped and counted
+in the summary line. No segment runs across two documents.
 
   python scripts/create_pretraining_data.py --input_file corpus.txt --output_file runs/data/train.tfrecord \\
       --spm_model_file runs/vocab/spm.model --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5
+  python scripts/create_pretraining_data.py --input_file 'nyt.txt,lines:yelp/*.txt,csv:dishes.csv' ...
 """
 import argparse
 import sys
 
+from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
 from datamodules.errors import UserInputError, exit_code_on_user_error
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_instances import MaskingConfig
@@ -34,7 +44,12 @@ def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: s
 @exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input_file", required=True, help="input text file(s): globs, comma-separated")
+    p.add_argument("--input_file", required=True,
+                   help="input file(s): globs, comma-separated; FORMAT:GLOB reads that glob in FORMAT")
+    p.add_argument("--input_format", choices=FORMATS, default="sentences",
+                   help="format of the inputs without a FORMAT: prefix (default: sentences)")
+    p.add_argument("--text_column", default=DEFAULT_TEXT_COLUMN,
+                   help=f"CSV column or JSONL field holding the text (default: {DEFAULT_TEXT_COLUMN})")
     p.add_argument("--output_file", required=True,
                    help="output TFRecord; with --num_shards N: NAME-0000i-of-0000N.tfrecord")
     p.add_argument("--spm_model_file", help="SentencePiece model (ALBERT's tokenizer)")
@@ -67,6 +82,7 @@ def main(argv=None) -> int:
         args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
         dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
         num_shards=args.num_shards, overwrite=args.overwrite, progress=not args.quiet,
+        input_format=args.input_format, text_column=args.text_column,
     )
     print(summary.line())
     return 0
