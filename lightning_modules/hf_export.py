@@ -3,7 +3,7 @@
 The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
 pretraining checkpoint becomes an ``AlbertForPreTraining`` (``BertForPreTraining``) directory, a
 fine-tuned one an ``AlbertForTokenClassification`` (``BertForTokenClassification``) directory with
-``id2label``. The tokenizer stored in the checkpoint
+``id2label`` and ``tagger.json`` (its window length and overlap). The tokenizer stored in the checkpoint
 is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
 ``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
 directory is also what ``--model.init_from`` takes back in.
@@ -20,6 +20,7 @@ from datamodules.errors import UserInputError
 from datamodules.tokenization import load_checkpoint_file, stored_tokenizer
 from lightning_modules.albert_init import load_albert_config
 from lightning_modules.backbones import backbone
+from lightning_modules.tagger_backends import write_tagger_config
 
 
 def _save_tokenizer(state: dict, output_dir: str) -> None:
@@ -67,6 +68,9 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
         state = stored_tokenizer(checkpoint)
         if state is not None:
             _save_tokenizer(state, tmp)
+        data_state = checkpoint.get("TokenClassificationDataModule") or {}
+        if hparams.get("label_names") and "max_seq_length" in data_state:  # the windows predict.py must cut
+            write_tagger_config(tmp, {k: data_state[k] for k in ("max_seq_length", "window_overlap")})
         if os.path.exists(output_dir):
             shutil.rmtree(output_dir)
         os.replace(tmp, output_dir)

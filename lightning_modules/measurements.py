@@ -40,16 +40,19 @@ def _timed(predict, texts: list[str], batch_size: int) -> float:
 
 
 def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_texts: int = 200,
-                       batch_size: int = 32, device: str = "auto") -> dict[str, dict]:
+                       batch_size: int = 32, device: str = "auto",
+                       backends: dict[str, str] | None = None) -> dict[str, dict]:
     """predict.py's path for each checkpoint: latency per review at batch 1 and at ``batch_size`` (a call
     with that many reviews), and reviews/s of predict.py's bulk path (``predict_stream``) at ``batch_size``.
+    ``backends``: torch or onnx per name (default: what each model holds).
 
     The models take turns on every review and every batch, so a change in machine load during the run
     hits all of them alike and their ratios stay fair.
     """
     from lightning_modules.span_predictor import SpanPredictor
 
-    predictors = {name: SpanPredictor(path, device) for name, path in checkpoints.items()}
+    backends = backends or {}
+    predictors = {name: SpanPredictor(path, device, backends.get(name)) for name, path in checkpoints.items()}
     for predictor in predictors.values():
         predictor.predict(texts[:batch_size], batch_size)  # warm-up: first calls allocate
     single = {name: [] for name in predictors}

@@ -6,6 +6,7 @@
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
+  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --model best.ckpt --backends torch onnx onnx-int8
   python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \\
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \\
@@ -23,7 +24,8 @@ slower than fp32, e.g. AVX2-only CPUs) is reported as skipped unless --allow-slo
 Every report holds "cpu_capability" (torch's name for the CPU's vector ISA: AVX2, AVX512, ...):
 ratios differ between CPU kinds.
 
-predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews.
+predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews, with
+PyTorch and/or ONNX Runtime (fp32, int8) running the same weights (--backends torch onnx onnx-int8).
 
 finetune: one epoch of finetune.py's TokenClassificationDataModule + AlbertTokenClassifierModule under a
 Lightning Trainer (batches padded to their longest window) against the seed tutorial's loop
@@ -259,7 +261,8 @@ def bench_ddp(args) -> dict:
 
 
 def bench_predict(args) -> dict:
-    """predict.py's code path (SpanPredictor): reviews/s at batch 32, latency p50/p95 at batch 1."""
+    """predict.py's code path (SpanPredictor) on each backend: reviews/s at batch 32, latency p50/p95 at
+    batch 1, the backends taking turns review by review; ONNX exports made from the same weights first."""
     import os
     import tempfile
 
@@ -283,13 +286,35 @@ def bench_predict(args) -> dict:
             torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                         "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
                                                           "max_seq_length": 128, "window_overlap": 32}}, model_path)
-        timing = inference_profiles({"ours": model_path}, texts, args.latency_reviews, 32, "cpu")["ours"]
-    return {"benchmark": "predict", "input": args.input, "reviews": len(texts), "threads": torch.get_num_threads(),
-            "reviews_per_s_batch32": timing["reviews_per_s_batch32"],
-            "latency_ms_p50_batch1": timing["latency_ms_batch1"]["p50"],
-            "latency_ms_p95_batch1": timing["latency_ms_batch1"]["p95"],
-            "latency_ms_per_review_batch32": timing["latency_ms_per_review_batch32"],
-            "mean_review_chars": statistics.mean(len(t) for t in texts)}
+        paths, exports = {}, {}
+        for backend in args.backends:
+            paths[backend] = model_path
+            if backend != "torch":  # onnx, onnx-int8: export first, checked on --check-input
+                from lightning_modules.onnx_export import export_onnx
+
+                paths[backend] = os.path.join(tmp, backend)
+                exports[backend] = export_onnx(model_path, paths[backend], "int8" if backend == "onnx-int8" else None,
+                                               args.check_input)
+        backends = {name: "torch" if name == "torch" else "onnx" for name in paths}
+        timing = inference_profiles(paths, texts, args.latency_reviews, 32, "cpu", backends)
+    base = timing.get("torch")
+    per_backend = {}
+    for name, t in timing.items():
+        row = {"reviews_per_s_batch32": t["reviews_per_s_batch32"], "latency_ms_p50_batch1": t["latency_ms_batch1"]["p50"],
+               "latency_ms_p95_batch1": t["latency_ms_batch1"]["p95"],
+               "latency_ms_per_review_batch32": t["latency_ms_per_review_batch32"]}
+        if base and name != "torch":
+            row["throughput_vs_torch"] = t["reviews_per_s_batch32"] / base["reviews_per_s_batch32"]
+            row["p50_latency_vs_torch"] = t["latency_ms_batch1"]["p50"] / base["latency_ms_batch1"]["p50"]
+        if name in exports:
+            row["export"] = exports[name]
+        per_backend[name] = row
+    first = per_backend[args.backends[0]]
+    return {"benchmark": "predict", "input": args.input, "model": args.model or "untrained", "reviews": len(texts),
+            "threads": torch.get_num_threads(), "reviews_per_s_batch32": first["reviews_per_s_batch32"],
+            "latency_ms_p50_batch1": first["latency_ms_p50_batch1"],
+            "latency_ms_p95_batch1": first["latency_ms_p95_batch1"],
+            "backends": per_backend, "mean_review_chars": statistics.mean(len(t) for t in texts)}
 
 
 def seed_style_batches(windows, batch_size: int, pad_to: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
@@ -510,7 +535,10 @@ def main(argv=None) -> int:
     for name, default in [("embedding-size", 128), ("hidden-size", 256), ("num-layers", 4), ("num-heads", 4),
                           ("intermediate-size", 1024), ("reviews", 1000), ("latency-reviews", 200)]:
         pred.add_argument(f"--{name}", type=int, default=default)
-    pred.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    pred.add_argument("--backends", nargs="+", choices=["torch", "onnx", "onnx-int8"], default=["torch"],
+                      help="what runs the model, each timed in turn (default: torch)")
+    pred.add_argument("--check-input", help="labelled reviews the ONNX exports are checked on (span F1 change)")
+    pred.add_argument("--threads", type=int, help="torch and ONNX Runtime threads (default: torch's choice)")
     pred.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     gen = sub.add_parser("datagen", help="create_pretraining_data on a corpus: instances/s, MB/s, vs Google's script")
     gen.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between documents")

@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Find dish names (or any trained entity types) in reviews with a fine-tuned checkpoint.
+"""Find dish names (or any trained entity types) in reviews with a fine-tuned tagger.
 
 Writes one JSON object per review: {"text": ..., "dishes": [{"text", "start", "end", "score"}]} where
 text[start:end] is the dish exactly; models trained on other types also get "entities" (with "type").
 
   python scripts/predict.py --model runs/finetune/checkpoints/best.ckpt --input reviews.txt --output dishes.jsonl
   echo "the chicken rice here is amazing" | python scripts/predict.py --model best.ckpt --input -
+  python scripts/predict.py --model runs/tagger-onnx --input reviews.txt     # ONNX Runtime (export_onnx.py)
+The model: a .ckpt of finetune.py (PyTorch), a directory of export_hf.py (PyTorch) or of export_onnx.py
+(ONNX Runtime by default; --backend torch runs its PyTorch weights). Same windows, spans and offsets.
 Input: .txt (one review per line), .csv (a 'review' column) or - (standard input, one per line).
 """
 import argparse
@@ -49,11 +52,13 @@ def to_record(text: str, entities: list[dict]) -> dict:
 @exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", required=True, help="fine-tuned checkpoint (.ckpt) from scripts/finetune.py")
+    p.add_argument("--model", required=True, help="fine-tuned .ckpt, or a directory of export_hf.py / export_onnx.py")
     p.add_argument("--input", required=True, help="reviews: .txt, .csv or - for standard input")
     p.add_argument("--output", help="JSONL file to write (default: standard output)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ... (default: auto)")
+    p.add_argument("--backend", choices=["torch", "onnx"],
+                   help="what runs the model (default: onnx for a directory with model.onnx, else torch)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     args = p.parse_args(argv)
     if args.batch_size < 1:
@@ -61,9 +66,13 @@ def main(argv=None) -> int:
     if args.output:
         refuse_existing([args.output], args.overwrite)
     reviews = read_reviews(args.input)
+    import transformers
+
     from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
 
-    predictor = SpanPredictor(args.model, args.device)
+    transformers.utils.logging.disable_progress_bar()  # a HF directory's "Loading weights" bar
+
+    predictor = SpanPredictor(args.model, args.device, args.backend)
     if not args.output:
         for text, entities in predictor.predict_stream(reviews, args.batch_size):
             print(json.dumps(to_record(text, entities), ensure_ascii=False))

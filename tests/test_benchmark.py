@@ -58,11 +58,15 @@ def test_predict_benchmark(shared_data):
     result = run_script("benchmark.py", "predict", "--input", str(shared_data / "seed_toy" / "dish_name_train.csv"),
                         "--tokenizer", str(shared_data / "nyt_dish" / "nyt_spm.model"), "--hidden-size", "32",
                         "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--embedding-size", "16",
-                        "--latency-reviews", "2", "--json")
+                        "--latency-reviews", "2", "--backends", "torch", "onnx-int8", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["reviews"] == 2 and report["reviews_per_s_batch32"] > 0
     assert 0 < report["latency_ms_p50_batch1"] <= report["latency_ms_p95_batch1"]
+    assert set(report["backends"]) == {"torch", "onnx-int8"} and report["cpu_capability"] == cpu_bf16.cpu_capability()
+    int8 = report["backends"]["onnx-int8"]
+    assert int8["reviews_per_s_batch32"] > 0 and int8["throughput_vs_torch"] > 0
+    assert int8["export"]["precision"] == "int8" and int8["export"]["check"]["reviews"] > 0
 
 
 def test_finetune_benchmark_times_both_loops_on_the_same_windows(shared_data):
