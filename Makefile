@@ -32,7 +32,8 @@ bench: setup
 	test ! -f $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord || \
 	  $(BENCH) ddp --json --data $(SHARED_DATA)/google_tfrecord/reviews_train.tfrecord
 	test ! -f $(SHARED_DATA)/nyt_dish/test.csv || $(BENCH) predict --json $(THREADS) \
-	  --input $(SHARED_DATA)/nyt_dish/test.csv --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
+	  --input $(SHARED_DATA)/nyt_dish/test.csv --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model \
+	  --backends torch onnx onnx-int8
 	test ! -f $(SHARED_DATA)/nyt_dish/train.csv || $(BENCH) finetune --json $(THREADS) \
 	  --train $(SHARED_DATA)/nyt_dish/train.csv --dev $(SHARED_DATA)/nyt_dish/val.csv \
 	  --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
