@@ -184,7 +184,7 @@ def export_onnx(model: str, output_dir: str, quantize: str | None = None, check_
         settings = {k: v for k, v in read_tagger_config(tmp).items() if k in ("max_seq_length", "window_overlap")}
         export = {"onnx_file": ONNX_FILE, "precision": precision, "opset": OPSET, "fused_operators": fused,
                   "onnx_mb": round(os.path.getsize(onnx_path) / 1e6, 2)}
-        write_tagger_config(tmp, {**settings, **export})
+        write_tagger_config(tmp, {**settings, **export})  # the check loads the directory as predict.py will
         export["check"] = check_export(tmp, precision, check_input)
         write_tagger_config(tmp, {**settings, **export})
         if os.path.exists(output_dir):

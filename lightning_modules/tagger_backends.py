@@ -39,7 +39,6 @@ class Tagger:
     tokenizer: Tokenizer
     logits: Logits  # (input_ids, attention_mask) -> float32 logits [batch, sequence, labels]
     backend: str
-    device: torch.device
 
     def probabilities(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> np.ndarray:
         logits = self.logits(input_ids, attention_mask)
@@ -83,12 +82,12 @@ def torch_logits(model: torch.nn.Module, device: torch.device) -> Logits:
     return logits
 
 
-def onnx_logits(path: str, threads: int | None = None) -> Logits:
+def onnx_logits(path: str) -> Logits:
     """An ONNX Runtime session on the CPU, with as many threads as torch uses (one knob for both)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = threads or torch.get_num_threads()
+    options.intra_op_num_threads = torch.get_num_threads()
     # Idle threads sleep rather than spin: spinning holds the cores that tokenization and torch need.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
@@ -130,9 +129,9 @@ def _from_checkpoint(path: str, backend: str | None, device: str) -> Tagger:
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k in accepted}  # no CLI extras
     module = AlbertTokenClassifierModule(**{**hparams, "init_from": None})
     module.load_state_dict(checkpoint["state_dict"])
-    resolved = resolve_device(device)
+    resolved_device = resolve_device(device)
     return Tagger(data_state["label_names"], data_state["max_seq_length"], data_state["window_overlap"],
-                  tokenizer_from_state(data_state["tokenizer"]), torch_logits(module, resolved), "torch", resolved)
+                  tokenizer_from_state(data_state["tokenizer"]), torch_logits(module, resolved_device), "torch")
 
 
 def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:
@@ -163,7 +162,7 @@ def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:
         resolved = resolve_device(device)
         logits = torch_logits(LogitsModel(load_hf_token_classifier(directory)), resolved)
     return Tagger(label_names, settings["max_seq_length"], settings["window_overlap"],
-                  tokenizer_from_state(tokenizer_state), logits, backend, resolved)
+                  tokenizer_from_state(tokenizer_state), logits, backend)
 
 
 def load_tagger(path: str, backend: str | None = None, device: str = "auto") -> Tagger:
