@@ -18,6 +18,23 @@ from lightning_modules.tagger_backends import load_tagger
 SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)
 
 
+MAX_PADDING = 0.25  # a batch takes no window that would make padding more than this share of its tokens
+
+
+def padded_batches(lengths: list[int], batch_size: int) -> list[range]:
+    """Runs of ascending ``lengths`` run as one batch each: at most ``batch_size`` long, and cut early where
+    the next length would pad the batch beyond ``MAX_PADDING`` (computing on padding costs more than a
+    smaller batch does: measured on few random reviews, as a server batches them)."""
+    batches, first, tokens = [], 0, 0
+    for i, n in enumerate(lengths):
+        size = i - first + 1
+        if size > batch_size or n * size > (1 + MAX_PADDING) * (tokens + n):
+            batches.append(range(first, i))
+            first, tokens = i, 0
+        tokens += n
+    return batches + [range(first, len(lengths))] if lengths else batches
+
+
 class SpanPredictor:
     def __init__(self, model_path: str, device: str = "auto", backend: str | None = None):
         """``model_path``: a fine-tuned .ckpt or a directory of export_hf.py / export_onnx.py;
@@ -34,8 +51,9 @@ class SpanPredictor:
         mergers = [WindowMerger(len(e.ids), len(self.label_names)) for e in encoded]
         # Windows of similar length together: less padding per batch.
         order = sorted(range(len(windows)), key=lambda i: windows.windows[i][2] - windows.windows[i][1])
-        for first in range(0, len(order), batch_size):
-            batch = collate_windows([windows[i] for i in order[first:first + batch_size]])
+        lengths = [windows.windows[i][2] - windows.windows[i][1] + 2 for i in order]  # with [CLS] and [SEP]
+        for rows in padded_batches(lengths, batch_size):
+            batch = collate_windows([windows[order[i]] for i in rows])
             probs = self.tagger.probabilities(batch["input_ids"], batch["attention_mask"])
             for row, (text_index, start) in enumerate(zip(batch["text_index"].tolist(), batch["window_start"].tolist())):
                 n = int(batch["attention_mask"][row].sum()) - 2  # without [CLS] and [SEP]
@@ -56,3 +74,13 @@ class SpanPredictor:
                 chunk = []
         if chunk:
             yield from zip(chunk, self.predict(chunk, batch_size))
+
+
+def dish_record(text: str, entities: list[dict]) -> dict:
+    """What predict.py writes and serve.py answers per text: ``{"text", "dishes": [{"text", "start", "end",
+    "score"}]}``, plus ``"entities"`` (with ``"type"``) for a tagger trained on other types too."""
+    dishes = [{k: e[k] for k in ("text", "start", "end", "score")} for e in entities if e["type"].lower() == "dish"]
+    record = {"text": text, "dishes": dishes}
+    if any(e["type"].lower() != "dish" for e in entities):
+        record["entities"] = entities
+    return record

@@ -7,6 +7,7 @@
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --model best.ckpt --backends torch onnx onnx-int8
+  python scripts/benchmark.py serve --model runs/tagger-onnx --input ../shared/data/nyt_dish/test.csv
   python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \\
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \\
@@ -26,6 +27,11 @@ ratios differ between CPU kinds.
 
 predict: the code path of predict.py (windows, batched forward, merge, decode) on real reviews, with
 PyTorch and/or ONNX Runtime (fp32, int8) running the same weights (--backends torch onnx onnx-int8).
+
+serve: scripts/serve.py started on 127.0.0.1 and driven by --clients threads (keep-alive connections,
+requests back to back) for --seconds, then again with every --malformed-every-th request malformed:
+reviews/s, latency p50/p95/p99, errors (an answer that does not echo its request's texts counts as one),
+each malformed request's status; beside predict.py's bulk reviews/s on the same reviews; then SIGTERM.
 
 finetune: one epoch of finetune.py's TokenClassificationDataModule + AlbertTokenClassifierModule under a
 Lightning Trainer (batches padded to their longest window) against the seed tutorial's loop
@@ -317,6 +323,40 @@ def bench_predict(args) -> dict:
             "backends": per_backend, "mean_review_chars": statistics.mean(len(t) for t in texts)}
 
 
+def bench_serve(args) -> dict:
+    """scripts/serve.py on 127.0.0.1 under --clients concurrent clients for --seconds, clean and then with
+    every --malformed-every-th request malformed; beside predict.py's bulk throughput on the same reviews."""
+    import os
+    import tempfile
+
+    from datamodules.span_labels import read_examples
+    from lightning_modules.service_load import load_test, running_server
+    from lightning_modules.span_predictor import SpanPredictor
+
+    texts = list(dict.fromkeys(e.text for e in read_examples(args.input)))[:args.reviews]
+    predictor = SpanPredictor(args.model, "cpu", args.backend)
+    predictor.predict(texts[:32])  # warm-up
+    start = time.perf_counter()
+    list(predictor.predict_stream(texts, 32))
+    predict_rate = len(texts) / (time.perf_counter() - start)
+    del predictor
+    options = ["--device", "cpu", "--max-batch-size", str(args.max_batch_size),
+               "--batch-timeout", str(args.batch_timeout), *(["--backend", args.backend] if args.backend else [])]
+    with tempfile.TemporaryDirectory() as tmp, running_server(args.model, os.path.join(tmp, "serve.log"),
+                                                              *options) as server:
+        phases = {}
+        for name, every in [("clean", 0), ("with_malformed", args.malformed_every)]:
+            phases[name] = load_test(server.port, texts, args.clients, args.seconds, args.max_requests,
+                                     args.texts_per_request, every).summary()
+            phases[name]["throughput_vs_predict_batch32"] = phases[name]["reviews_per_s"] / predict_rate
+        exit_code, stop_s = server.stop()
+    return {"benchmark": "serve", "model": args.model, "backend": args.backend or "model's default",
+            "reviews": len(texts), "clients": args.clients, "texts_per_request": args.texts_per_request,
+            "max_batch_size": args.max_batch_size, "batch_timeout_s": args.batch_timeout,
+            "predict_reviews_per_s_batch32": predict_rate, "startup_s": server.startup_s, **phases,
+            "sigterm_exit_code": exit_code, "sigterm_exit_s": stop_s}
+
+
 def seed_style_batches(windows, batch_size: int, pad_to: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """The seed tutorial's inputs: every window padded to ``pad_to`` tokens, a label on every position
     (padding, [CLS], [SEP] and whitespace pieces are "O", so its loss runs over all of them)."""
@@ -540,6 +580,16 @@ def main(argv=None) -> int:
     pred.add_argument("--check-input", help="labelled reviews the ONNX exports are checked on (span F1 change)")
     pred.add_argument("--threads", type=int, help="torch and ONNX Runtime threads (default: torch's choice)")
     pred.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
+    serve = sub.add_parser("serve", help="serve.py under concurrent clients: reviews/s, latency p50/p95/p99, errors")
+    serve.add_argument("--model", required=True, help="tagger: .ckpt, HF or ONNX directory")
+    serve.add_argument("--input", required=True, help="reviews: a review,dish_name CSV or a BIO file")
+    serve.add_argument("--backend", choices=["torch", "onnx"], help="default: what the model holds")
+    for name, default in [("reviews", 1000), ("clients", 16), ("texts-per-request", 1), ("malformed-every", 10),
+                          ("max-batch-size", 16), ("max-requests", 100_000)]:
+        serve.add_argument(f"--{name}", type=int, default=default)
+    serve.add_argument("--seconds", type=float, default=30.0, help="per phase (clean, then with malformed requests)")
+    serve.add_argument("--batch-timeout", type=float, default=0.005)
+    serve.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     gen = sub.add_parser("datagen", help="create_pretraining_data on a corpus: instances/s, MB/s, vs Google's script")
     gen.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between documents")
     gen.add_argument("--vocab", required=True, help="SentencePiece .model or WordPiece vocab.txt")
@@ -566,8 +616,8 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     if args.command == "predict" and not (args.model or args.tokenizer):
         p.error("predict needs --model or --tokenizer")
-    benchmarks = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict, "datagen": bench_datagen,
-                  "finetune": bench_finetune}
+    benchmarks = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict, "serve": bench_serve,
+                  "datagen": bench_datagen, "finetune": bench_finetune}
     from lightning_modules.cpu_bf16 import cpu_capability
 
     result = {**benchmarks[args.command](args), "cpu_capability": cpu_capability()}

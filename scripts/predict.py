@@ -41,14 +41,6 @@ def read_reviews(source: str) -> list[str]:
     return reviews
 
 
-def to_record(text: str, entities: list[dict]) -> dict:
-    dishes = [{k: e[k] for k in ("text", "start", "end", "score")} for e in entities if e["type"].lower() == "dish"]
-    record = {"text": text, "dishes": dishes}
-    if any(e["type"].lower() != "dish" for e in entities):
-        record["entities"] = entities
-    return record
-
-
 @exit_code_on_user_error
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,21 +60,21 @@ def main(argv=None) -> int:
     reviews = read_reviews(args.input)
     import transformers
 
-    from lightning_modules.span_predictor import SpanPredictor  # after input checks: torch import is slow
+    from lightning_modules.span_predictor import SpanPredictor, dish_record  # after input checks: torch import is slow
 
     transformers.utils.logging.disable_progress_bar()  # a HF directory's "Loading weights" bar
 
     predictor = SpanPredictor(args.model, args.device, args.backend)
     if not args.output:
         for text, entities in predictor.predict_stream(reviews, args.batch_size):
-            print(json.dumps(to_record(text, entities), ensure_ascii=False))
+            print(json.dumps(dish_record(text, entities), ensure_ascii=False))
         return 0
     os.makedirs(os.path.dirname(os.path.abspath(args.output)), exist_ok=True)
     tmp = f"{args.output}.tmp-{os.getpid()}"
     try:
         with open(tmp, "w", encoding="utf-8") as out:
             for text, entities in predictor.predict_stream(reviews, args.batch_size):
-                out.write(json.dumps(to_record(text, entities), ensure_ascii=False) + "\n")
+                out.write(json.dumps(dish_record(text, entities), ensure_ascii=False) + "\n")
         os.replace(tmp, args.output)
     finally:
         if os.path.exists(tmp):

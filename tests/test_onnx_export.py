@@ -5,28 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import TINY_ALBERT, assert_one_line_error, run_script
+from conftest import assert_one_line_error, run_script
 from datamodules.errors import UserInputError
-from datamodules.tokenization import tokenizer_state
-from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.onnx_export import FP32_LOGIT_TOLERANCE, export_onnx
 from lightning_modules.span_predictor import SpanPredictor
-
-LABELS = ["O", "B-Dish", "I-Dish"]
-
-
-@pytest.fixture(scope="module")
-def tagger_ckpt(shared_data, tmp_path_factory):
-    """A tiny tagger whose classifier has large weights, so its tags differ from token to token."""
-    torch.manual_seed(0)
-    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600})
-    torch.nn.init.normal_(module.model.classifier.weight, std=1.0)
-    path = tmp_path_factory.mktemp("tagger") / "tagger.ckpt"
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "TokenClassificationDataModule": {
-                    "tokenizer": tokenizer_state(str(shared_data / "google_tfrecord" / "reviews_spm.model"), True),
-                    "label_names": LABELS, "max_seq_length": 32, "window_overlap": 8}}, path)
-    return path
 
 
 @pytest.fixture(scope="module")
