@@ -16,7 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import UserInputError
-from datamodules.span_labels import Span, TextExample, label_names_for, read_examples
+from datamodules.span_labels import Span, TextExample, label_names_for, read_corpus
 from datamodules.tokenization import (
     Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
 )
@@ -111,13 +111,17 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     """Span-labelled texts (seed CSV ``review,dish_name`` or CoNLL/BIO) for token classification.
 
     Args:
-        train_file, val_file, test_file: CSV or BIO files (chosen by extension, else by content).
+        train_file, val_file, test_file: a CSV or BIO file (chosen by extension, else by content), or a
+            list of them: the split is their examples in order (several corpora trained as one).
         tokenizer: SentencePiece ``.model`` or WordPiece ``vocab.txt``; when absent, the one stored in
             ``tokenizer_checkpoint`` is used.
         tokenizer_checkpoint: where to find a stored tokenizer when ``tokenizer`` is absent: our ``.ckpt``
             or a HF directory (linked from ``model.init_from``; for test/validate, the evaluated checkpoint).
         do_lower_case: lower-case before tokenizing (as in pretraining).
-        entity_types: keep only these entity types (``Dish``, ``Dish,Cuisine`` or a list); default all.
+        entity_types: keep only these entity types (``Dish``, ``Dish,Cuisine`` or a list, after ``label_map``;
+            any case); default all. Texts left without entities stay, as negatives.
+        label_map: rename entity types while reading, e.g. ``{MENU: Dish, DISH: Dish}`` to train one
+            type from corpora that spell it differently (keys in any case; a key found in no file is an error).
         max_seq_length: longest window, [CLS] and [SEP] included; longer texts become overlapping windows.
         window_overlap: tokens shared by consecutive windows.
         batch_size: windows per batch.
@@ -128,13 +132,14 @@ class TokenClassificationDataModule(pl.LightningDataModule):
 
     def __init__(
         self,
-        train_file: Optional[str] = None,
-        val_file: Optional[str] = None,
-        test_file: Optional[str] = None,
+        train_file: Union[str, list[str], None] = None,
+        val_file: Union[str, list[str], None] = None,
+        test_file: Union[str, list[str], None] = None,
         tokenizer: Optional[str] = None,
         tokenizer_checkpoint: Optional[str] = None,
         do_lower_case: bool = True,
         entity_types: Union[str, list[str], None] = None,
+        label_map: Optional[dict[str, str]] = None,
         max_seq_length: int = 128,
         window_overlap: int = 32,
         batch_size: int = 32,
@@ -148,29 +153,28 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         if isinstance(entity_types, str):
             entity_types = [t.strip() for t in entity_types.split(",") if t.strip()]
         self.save_hyperparameters()
-        self.examples = {split: read_examples(path, entity_types) for split, path in
-                         (("train", train_file), ("val", val_file), ("test", test_file)) if path}
-        if not self.examples:
+        self.files = {split: [value] if isinstance(value, str) else list(value) for split, value in
+                      (("train", train_file), ("val", val_file), ("test", test_file)) if value}
+        if not self.files:
             raise UserInputError("give data.train_file, data.val_file or data.test_file")
-        first = "train" if "train" in self.examples else next(iter(self.examples))
+        by_file = read_corpus([p for paths in self.files.values() for p in paths], entity_types, label_map)
+        self.examples = {split: [e for p in paths for e in by_file[p]] for split, paths in self.files.items()}
+        first = "train" if "train" in self.files else next(iter(self.files))
         if labels:
             types, source = {name[2:] for name in labels if name != "O"}, "the checkpoint's labels"
         else:
-            types, source = {s.type for e in self.examples[first] for s in e.spans}, self._path(first)
+            types, source = {s.type for e in self.examples[first] for s in e.spans}, ", ".join(self.files[first])
         if not types:
-            raise UserInputError(f"{self._path(first)}: no labelled spans"
+            raise UserInputError(f"{', '.join(self.files[first])}: no labelled spans"
                                  + (f" of types {entity_types}" if entity_types else ""))
-        for split, examples in self.examples.items():
-            unseen = sorted({s.type for e in examples for s in e.spans} - types)
+        for path in dict.fromkeys(p for paths in self.files.values() for p in paths):
+            unseen = sorted({s.type for e in by_file[path] for s in e.spans} - types)
             if unseen:
-                raise UserInputError(f"{self._path(split)}: entity type(s) {unseen} do not occur in "
+                raise UserInputError(f"{path}: entity type(s) {unseen} do not occur in "
                                      f"{source} (types there: {sorted(types)})")
         self.label_names = list(labels) if labels else label_names_for(types)
         self.tokenizer, self.tokenizer_state = self._load_tokenizer()
         self.datasets: dict[str, TokenWindows] = {}
-
-    def _path(self, split: str) -> str:
-        return self.hparams[f"{split}_file"]
 
     def _load_tokenizer(self) -> tuple[Tokenizer, dict]:
         hp = self.hparams

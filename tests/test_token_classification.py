@@ -105,3 +105,23 @@ def test_datamodule_labels_and_entity_type_filter(shared_data):
     dish_only.setup("fit")
     batch = next(iter(dish_only.train_dataloader()))
     assert batch["labels"].max() <= 2 and batch["input_ids"].shape[1] <= 128
+
+
+def test_datamodule_takes_lists_of_files_and_a_label_map(shared_data, tmp_path):
+    from jsonargparse import ArgumentParser
+
+    from datamodules.token_classification import TokenClassificationDataModule
+
+    menu = tmp_path / "menu.bio"
+    menu.write_text("the\tO\nbutter\tB-MENU\nchicken\tI-MENU\n\nnice\tO\nview\tO\n\n", encoding="utf-8")
+    nyt = str(shared_data / "nyt_dish" / "val.bio")
+    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
+    data = TokenClassificationDataModule(train_file=[str(menu), nyt], val_file=str(menu), tokenizer=spm_path,
+                                         label_map={"MENU": "Dish", "DISH": "Dish"})
+    assert data.label_names == ["O", "B-Dish", "I-Dish"]
+    assert len(data.examples["train"]) == 2 + 696 and len(data.examples["val"]) == 2
+    parser = ArgumentParser()  # the CLI and YAML take one path or a list
+    parser.add_class_arguments(TokenClassificationDataModule, "data")
+    one = parser.parse_args(["--data.train_file", "a.csv", "--data.label_map", "{MENU: Dish}"])
+    assert one.data.train_file == "a.csv" and one.data.label_map == {"MENU": "Dish"}
+    assert parser.parse_args(["--data.train_file", "[a.bio, b.csv]"]).data.train_file == ["a.bio", "b.csv"]
