@@ -1,15 +1,16 @@
 """Token-classification data: texts with character spans -> windows of sub-word ids with BIO labels.
 
-Labelling choice: every sub-token of an entity is labelled, B- on the entity's first sub-token and
-I- on the rest (so a predicted entity maps straight back to characters); whitespace-only pieces
-get -100 (ignored by the loss and metrics). Texts longer than ``max_seq_length - 2`` tokens are cut
+Labelling (``label_scheme``): ``all`` labels every sub-token of an entity, B- on the entity's first
+sub-token and I- on the rest; ``first`` labels only the first sub-token of each word (datamodules/words.py)
+and gives the word's other sub-tokens -100, so the loss sees one decision per word, as the decoder
+makes it. Whitespace-only pieces get -100 (ignored by the loss and metrics) either way. Texts longer than ``max_seq_length - 2`` tokens are cut
 into overlapping windows, never truncated; prediction merges them back (``merge_windows``).
 Batches are padded to their longest sequence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -20,8 +21,10 @@ from datamodules.span_labels import Span, TextExample, label_names_for, read_cor
 from datamodules.tokenization import (
     Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
 )
+from datamodules.words import is_first_subtoken, word_ids
 
 IGNORE_INDEX = -100
+LABEL_SCHEMES = ("all", "first")
 
 
 @dataclass
@@ -51,9 +54,15 @@ def token_labels(offsets: list[tuple[int, int]], spans: list[Span], label_index:
     return labels
 
 
-def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[str, int]) -> EncodedText:
+def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[str, int],
+                label_scheme: str = "all") -> EncodedText:
+    """Ids, offsets and labels of a text; with ``label_scheme="first"`` only each word's first sub-token is labelled."""
     ids, offsets = tokenizer.encode_with_offsets(example.text)
-    return EncodedText(ids, offsets, token_labels(offsets, example.spans, label_index))
+    labels = token_labels(offsets, example.spans, label_index)
+    if label_scheme == "first":
+        first = is_first_subtoken(word_ids(example.text, offsets))
+        labels = [label if keep else IGNORE_INDEX for label, keep in zip(labels, first)]
+    return EncodedText(ids, offsets, labels)
 
 
 def window_starts(n_tokens: int, window: int, overlap: int) -> list[int]:
@@ -126,8 +135,11 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         window_overlap: tokens shared by consecutive windows.
         batch_size: windows per batch.
         num_workers: DataLoader workers.
-        labels: the model's BIO labels (``O`` first); default: from the types in the first file given.
+        labels: the model's BIO labels (``O`` first); default: from the types in the first split given.
             Evaluating a checkpoint (``--ckpt_path``) sets them from the checkpoint.
+        label_scheme: ``all`` (every sub-token of an entity labelled) or ``first`` (only the first
+            sub-token of each word; the others are ignored by the loss). Linked into the model, which
+            decodes words the same way (datamodules/span_decoding.py).
     """
 
     def __init__(
@@ -145,8 +157,11 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         labels: Optional[list[str]] = None,
+        label_scheme: Literal["all", "first"] = "all",
     ):
         super().__init__()
+        if label_scheme not in LABEL_SCHEMES:
+            raise UserInputError(f"data.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
         if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
             raise UserInputError(f"data.max_seq_length must be >= 8 and 0 <= data.window_overlap < max_seq_length - 2, "
                                  f"got {max_seq_length} and {window_overlap}")
@@ -173,6 +188,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
                 raise UserInputError(f"{path}: entity type(s) {unseen} do not occur in "
                                      f"{source} (types there: {sorted(types)})")
         self.label_names = list(labels) if labels else label_names_for(types)
+        self.label_scheme = label_scheme
         self.tokenizer, self.tokenizer_state = self._load_tokenizer()
         self.datasets: dict[str, TokenWindows] = {}
 
@@ -192,7 +208,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         label_index = {name: i for i, name in enumerate(self.label_names)}
         for split, examples in self.examples.items():
             if split not in self.datasets:
-                encoded = [encode_text(self.tokenizer, e, label_index) for e in examples]
+                encoded = [encode_text(self.tokenizer, e, label_index, self.label_scheme) for e in examples]
                 self.datasets[split] = TokenWindows(encoded, self.tokenizer, self.hparams.max_seq_length,
                                                     self.hparams.window_overlap)
 
