@@ -1,6 +1,6 @@
 """Token label probabilities -> character spans, the one decoder of evaluation and prediction.
 
-Steps: windows are merged per token (``WindowMerger``); token log-probabilities become word scores
+Steps (``TextDecoder``): windows are merged per token (``WindowMerger``); token log-probabilities become word scores
 (datamodules/words.py); a Viterbi search over allowed BIO transitions picks the best valid label
 sequence of words; label runs become character spans, trimmed of outer punctuation.
 
@@ -165,3 +165,27 @@ def decode_entities(text: str, offsets: list[tuple[int, int]], probs: np.ndarray
         first_word, end_word = entity.pop("words")
         entity["score"] = round(float(confidence[first_word:end_word].mean()), 4)
     return entities
+
+
+class TextDecoder:
+    """Window probabilities of several texts, merged per text and decoded to entities; prediction
+    (lightning_modules/span_predictor.py) and evaluation (lightning_modules/span_metrics.py) both use it,
+    so the scores measured are those of the spans users get."""
+
+    def __init__(self, texts: list[str], offsets: list[list[tuple[int, int]]], label_names: list[str],
+                 label_scheme: str = "all"):
+        self.texts, self.offsets = texts, offsets
+        self.label_names, self.label_scheme = label_names, label_scheme
+        self.mergers = [WindowMerger(len(o), len(label_names)) for o in offsets]
+
+    def add(self, text_index: int, start: int, window_probs: np.ndarray) -> None:
+        """Probabilities of one window's tokens (no [CLS]/[SEP]) starting at token ``start`` of a text."""
+        self.mergers[text_index].add(start, window_probs)
+
+    def covered(self, text_index: int) -> bool:
+        """Whether every token of the text has come in some window."""
+        return bool((self.mergers[text_index].margin >= 0).all())
+
+    def entities(self, text_index: int) -> list[dict]:
+        return decode_entities(self.texts[text_index], self.offsets[text_index], self.mergers[text_index].probs,
+                               self.label_names, self.label_scheme)

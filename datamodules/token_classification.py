@@ -29,6 +29,7 @@ LABEL_SCHEMES = ("all", "first")
 
 @dataclass
 class EncodedText:
+    example: TextExample  # the text and its gold spans (evaluation compares character spans)
     ids: list[int]
     offsets: list[tuple[int, int]]  # (start, end) in the original text per token
     labels: list[int]  # label id per token, IGNORE_INDEX for whitespace pieces
@@ -62,7 +63,7 @@ def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[st
     if label_scheme == "first":
         first = is_first_subtoken(word_ids(example.text, offsets))
         labels = [label if keep else IGNORE_INDEX for label, keep in zip(labels, first)]
-    return EncodedText(ids, offsets, labels)
+    return EncodedText(example, ids, offsets, labels)
 
 
 def window_starts(n_tokens: int, window: int, overlap: int) -> list[int]:
