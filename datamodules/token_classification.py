@@ -3,8 +3,9 @@
 Labelling (``label_scheme``): ``all`` labels every sub-token of an entity, B- on the entity's first
 sub-token and I- on the rest; ``first`` labels only the first sub-token of each word (datamodules/words.py)
 and gives the word's other sub-tokens -100, so the loss sees one decision per word, as the decoder
-makes it. Whitespace-only pieces get -100 (ignored by the loss and metrics) either way. Texts longer than ``max_seq_length - 2`` tokens are cut
-into overlapping windows, never truncated; prediction merges them back (``merge_windows``).
+makes it. Whitespace-only pieces get -100 (ignored by the loss and metrics) either way. Texts longer
+than ``max_seq_length - 2`` tokens are cut into overlapping windows, never truncated; evaluation and
+prediction merge them back (datamodules/span_decoding.py).
 Batches are padded to their longest sequence.
 """
 from __future__ import annotations

@@ -3,8 +3,8 @@
 The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
 pretraining checkpoint becomes an ``AlbertForPreTraining`` (``BertForPreTraining``) directory, a
 fine-tuned one an ``AlbertForTokenClassification`` (``BertForTokenClassification``) directory with
-``id2label`` and ``tagger.json`` (its window length and overlap, and label scheme). The tokenizer stored in the checkpoint
-is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
+``id2label`` and ``tagger.json`` (its window length and overlap, and label scheme). The tokenizer stored
+in the checkpoint is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
 ``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
 directory is also what ``--model.init_from`` takes back in.
 """

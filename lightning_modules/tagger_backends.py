@@ -134,7 +134,8 @@ def _from_checkpoint(path: str, backend: str | None, device: str) -> Tagger:
     module.load_state_dict(checkpoint["state_dict"])
     resolved_device = resolve_device(device)
     return Tagger(data_state["label_names"], data_state["max_seq_length"], data_state["window_overlap"],
-                  module.hparams.label_scheme, tokenizer_from_state(data_state["tokenizer"]), torch_logits(module, resolved_device), "torch")
+                  module.hparams.label_scheme, tokenizer_from_state(data_state["tokenizer"]),
+                  torch_logits(module, resolved_device), "torch")
 
 
 def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:

@@ -112,7 +112,7 @@ def test_label_map_renames_types_across_files_and_keeps_negatives(tmp_path):
     assert [(s.type, s.start) for s in by_file[str(mit)][0].spans] == [("Dish", 6)]  # Price, Location dropped
     kept_all = read_examples(str(mit), label_map={"Dish": "Food"})  # no entity_types: other types stay
     assert [s.type for s in kept_all[0].spans] == ["Price", "Food", "Location"]
-    with pytest.raises(UserInputError, match=r"data.label_map: type\(s\) \['MENUU'\] occur in none of .*menu.bio"):
+    with pytest.raises(UserInputError, match=r"label_map: type\(s\) \['MENUU'\] occur in none of .*menu.bio"):
         read_corpus([str(menu), str(mit)], label_map={"MENUU": "Dish"})
     with pytest.raises(UserInputError, match="data.label_map: 'MENU' maps to 'Main dish', expected a type name"):
         read_corpus([str(menu)], label_map={"MENU": "Main dish"})
