@@ -4,6 +4,7 @@ with character spans, and turn spans into BIO labels.
 Everything is anchored on character offsets of the original text, so tokenization never decides
 what a span is: CSV dishes are located in their review (case-insensitive, at word boundaries, every
 occurrence); BIO tokens are joined with single spaces and their labels become character spans.
+Files are read as ``utf-8-sig``: a byte-order mark at the start is not text.
 """
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def read_csv_examples(path: str, entity_type: str = CSV_ENTITY_TYPE) -> list[Tex
     reviews with a dish that cannot be found in them are skipped too (labelling the rest would
     teach the model that the dish is not one); both are reported in one warning each.
     """
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:
         reader = csv.DictReader(f)
         columns = reader.fieldnames or []
         if "review" not in columns or "dish_name" not in columns:
@@ -109,7 +110,7 @@ def read_bio_examples(path: str) -> list[TextExample]:
             examples.append(_bio_sentence(tokens, f"{path}:{start_line}"))
             tokens.clear()
 
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for number, raw in enumerate(f, 1):
             line = raw.rstrip("\n").rstrip("\r")
             if not line.strip():
@@ -153,7 +154,7 @@ def looks_like_bio(path: str) -> bool:
         return True
     if path.endswith(".csv"):
         return False
-    with open(path, encoding="utf-8") as f:
+    with open(path, encoding="utf-8-sig") as f:
         for line in f:
             if line.strip():
                 parts = line.rstrip("\n").split("\t")
@@ -161,18 +162,64 @@ def looks_like_bio(path: str) -> bool:
     return False
 
 
-def read_examples(path: str, entity_types: list[str] | None = None) -> list[TextExample]:
-    """CSV or BIO, by extension or content; keep only ``entity_types`` when given."""
+def _read_file(path: str) -> list[TextExample]:
     if not os.path.isfile(path):
         raise UserInputError(f"{path} does not exist (expected a review,dish_name CSV or a token<TAB>label BIO file)")
     examples = read_bio_examples(path) if looks_like_bio(path) else read_csv_examples(path)
     if not examples:
         raise UserInputError(f"{path}: no examples (empty input)")
-    if entity_types:
-        wanted = {t.lower() for t in entity_types}
-        for example in examples:
-            example.spans = [s for s in example.spans if s.type.lower() in wanted]
     return examples
+
+
+def _lowered_label_map(label_map: dict[str, str]) -> dict[str, str]:
+    """Keys matched case-insensitively (as ``entity_types``); the values are the new type names as written."""
+    lowered: dict[str, str] = {}
+    for old, new in label_map.items():
+        if not isinstance(new, str) or not re.fullmatch(r"\S+", new):
+            raise UserInputError(f"data.label_map: {old!r} maps to {new!r}, expected a type name without spaces")
+        if lowered.setdefault(str(old).lower(), new) != new:
+            raise UserInputError(f"data.label_map: {old!r} is given twice (keys ignore case) with different types")
+    return lowered
+
+
+def _select_types(examples: list[TextExample], label_map: dict[str, str], entity_types: list[str] | None) -> None:
+    """Rename types by ``label_map`` (lowered keys), then keep only ``entity_types`` (any case) when given.
+
+    Texts left without spans stay: they are the negatives.
+    """
+    wanted = {t.lower() for t in entity_types} if entity_types else None
+    for example in examples:
+        renamed = [Span(s.start, s.end, label_map.get(s.type.lower(), s.type)) for s in example.spans]
+        example.spans = [s for s in renamed if wanted is None or s.type.lower() in wanted]
+
+
+def read_examples(path: str, entity_types: list[str] | None = None,
+                  label_map: dict[str, str] | None = None) -> list[TextExample]:
+    """CSV or BIO, by extension or content; types renamed by ``label_map``, then only ``entity_types`` kept."""
+    return read_corpus([path], entity_types, label_map)[path]
+
+
+def read_corpus(paths: list[str], entity_types: list[str] | None = None,
+                label_map: dict[str, str] | None = None) -> dict[str, list[TextExample]]:
+    """The examples of each file (a file named twice is read once), read as ``read_examples``.
+
+    A ``label_map`` key that is the type of no span in any of the files is an error: most likely a
+    typo, which would otherwise silently drop or split the type it meant.
+    """
+    lowered = _lowered_label_map(label_map or {})
+    by_file: dict[str, list[TextExample]] = {}
+    found: set[str] = set()
+    for path in paths:
+        if path not in by_file:
+            by_file[path] = _read_file(path)
+            found |= {s.type for e in by_file[path] for s in e.spans}
+    unknown = sorted(k for k in (label_map or {}) if str(k).lower() not in {t.lower() for t in found})
+    if unknown:
+        raise UserInputError(f"data.label_map: type(s) {unknown} occur in none of {', '.join(by_file)} "
+                             f"(types there: {sorted(found)})")
+    for examples in by_file.values():
+        _select_types(examples, lowered, entity_types)
+    return by_file
 
 
 def label_names_for(types: set[str]) -> list[str]:

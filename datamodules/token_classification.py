@@ -1,31 +1,36 @@
 """Token-classification data: texts with character spans -> windows of sub-word ids with BIO labels.
 
-Labelling choice: every sub-token of an entity is labelled, B- on the entity's first sub-token and
-I- on the rest (so a predicted entity maps straight back to characters); whitespace-only pieces
-get -100 (ignored by the loss and metrics). Texts longer than ``max_seq_length - 2`` tokens are cut
-into overlapping windows, never truncated; prediction merges them back (``merge_windows``).
+Labelling (``label_scheme``): ``all`` labels every sub-token of an entity, B- on the entity's first
+sub-token and I- on the rest; ``first`` labels only the first sub-token of each word (datamodules/words.py)
+and gives the word's other sub-tokens -100, so the loss sees one decision per word, as the decoder
+makes it. Whitespace-only pieces get -100 (ignored by the loss and metrics) either way. Texts longer
+than ``max_seq_length - 2`` tokens are cut into overlapping windows, never truncated; evaluation and
+prediction merge them back (datamodules/span_decoding.py).
 Batches are padded to their longest sequence.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import UserInputError
-from datamodules.span_labels import Span, TextExample, label_names_for, read_examples
+from datamodules.span_labels import Span, TextExample, label_names_for, read_corpus
 from datamodules.tokenization import (
     Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
 )
+from datamodules.words import is_first_subtoken, word_ids
 
 IGNORE_INDEX = -100
+LABEL_SCHEMES = ("all", "first")
 
 
 @dataclass
 class EncodedText:
+    example: TextExample  # the text and its gold spans (evaluation compares character spans)
     ids: list[int]
     offsets: list[tuple[int, int]]  # (start, end) in the original text per token
     labels: list[int]  # label id per token, IGNORE_INDEX for whitespace pieces
@@ -51,9 +56,15 @@ def token_labels(offsets: list[tuple[int, int]], spans: list[Span], label_index:
     return labels
 
 
-def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[str, int]) -> EncodedText:
+def encode_text(tokenizer: Tokenizer, example: TextExample, label_index: dict[str, int],
+                label_scheme: str = "all") -> EncodedText:
+    """Ids, offsets and labels of a text; with ``label_scheme="first"`` only each word's first sub-token is labelled."""
     ids, offsets = tokenizer.encode_with_offsets(example.text)
-    return EncodedText(ids, offsets, token_labels(offsets, example.spans, label_index))
+    labels = token_labels(offsets, example.spans, label_index)
+    if label_scheme == "first":
+        first = is_first_subtoken(word_ids(example.text, offsets))
+        labels = [label if keep else IGNORE_INDEX for label, keep in zip(labels, first)]
+    return EncodedText(example, ids, offsets, labels)
 
 
 def window_starts(n_tokens: int, window: int, overlap: int) -> list[int]:
@@ -111,66 +122,77 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     """Span-labelled texts (seed CSV ``review,dish_name`` or CoNLL/BIO) for token classification.
 
     Args:
-        train_file, val_file, test_file: CSV or BIO files (chosen by extension, else by content).
+        train_file, val_file, test_file: a CSV or BIO file (chosen by extension, else by content), or a
+            list of them: the split is their examples in order (several corpora trained as one).
         tokenizer: SentencePiece ``.model`` or WordPiece ``vocab.txt``; when absent, the one stored in
             ``tokenizer_checkpoint`` is used.
         tokenizer_checkpoint: where to find a stored tokenizer when ``tokenizer`` is absent: our ``.ckpt``
             or a HF directory (linked from ``model.init_from``; for test/validate, the evaluated checkpoint).
         do_lower_case: lower-case before tokenizing (as in pretraining).
-        entity_types: keep only these entity types (``Dish``, ``Dish,Cuisine`` or a list); default all.
+        entity_types: keep only these entity types (``Dish``, ``Dish,Cuisine`` or a list, after ``label_map``;
+            any case); default all. Texts left without entities stay, as negatives.
+        label_map: rename entity types while reading, e.g. ``{MENU: Dish, DISH: Dish}`` to train one
+            type from corpora that spell it differently (keys in any case; a key found in no file is an error).
         max_seq_length: longest window, [CLS] and [SEP] included; longer texts become overlapping windows.
         window_overlap: tokens shared by consecutive windows.
         batch_size: windows per batch.
         num_workers: DataLoader workers.
-        labels: the model's BIO labels (``O`` first); default: from the types in the first file given.
+        labels: the model's BIO labels (``O`` first); default: from the types in the first split given.
             Evaluating a checkpoint (``--ckpt_path``) sets them from the checkpoint.
+        label_scheme: ``all`` (every sub-token of an entity labelled) or ``first`` (only the first
+            sub-token of each word; the others are ignored by the loss). Linked into the model, which
+            decodes words the same way (datamodules/span_decoding.py).
     """
 
     def __init__(
         self,
-        train_file: Optional[str] = None,
-        val_file: Optional[str] = None,
-        test_file: Optional[str] = None,
+        train_file: Union[str, list[str], None] = None,
+        val_file: Union[str, list[str], None] = None,
+        test_file: Union[str, list[str], None] = None,
         tokenizer: Optional[str] = None,
         tokenizer_checkpoint: Optional[str] = None,
         do_lower_case: bool = True,
         entity_types: Union[str, list[str], None] = None,
+        label_map: Optional[dict[str, str]] = None,
         max_seq_length: int = 128,
         window_overlap: int = 32,
         batch_size: int = 32,
         num_workers: int = 0,
         labels: Optional[list[str]] = None,
+        label_scheme: Literal["all", "first"] = "all",
     ):
         super().__init__()
+        if label_scheme not in LABEL_SCHEMES:
+            raise UserInputError(f"data.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
         if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
             raise UserInputError(f"data.max_seq_length must be >= 8 and 0 <= data.window_overlap < max_seq_length - 2, "
                                  f"got {max_seq_length} and {window_overlap}")
         if isinstance(entity_types, str):
             entity_types = [t.strip() for t in entity_types.split(",") if t.strip()]
         self.save_hyperparameters()
-        self.examples = {split: read_examples(path, entity_types) for split, path in
-                         (("train", train_file), ("val", val_file), ("test", test_file)) if path}
-        if not self.examples:
+        self.files = {split: [value] if isinstance(value, str) else list(value) for split, value in
+                      (("train", train_file), ("val", val_file), ("test", test_file)) if value}
+        if not self.files:
             raise UserInputError("give data.train_file, data.val_file or data.test_file")
-        first = "train" if "train" in self.examples else next(iter(self.examples))
+        by_file = read_corpus([p for paths in self.files.values() for p in paths], entity_types, label_map)
+        self.examples = {split: [e for p in paths for e in by_file[p]] for split, paths in self.files.items()}
+        first = "train" if "train" in self.files else next(iter(self.files))
         if labels:
             types, source = {name[2:] for name in labels if name != "O"}, "the checkpoint's labels"
         else:
-            types, source = {s.type for e in self.examples[first] for s in e.spans}, self._path(first)
+            types, source = {s.type for e in self.examples[first] for s in e.spans}, ", ".join(self.files[first])
         if not types:
-            raise UserInputError(f"{self._path(first)}: no labelled spans"
+            raise UserInputError(f"{', '.join(self.files[first])}: no labelled spans"
                                  + (f" of types {entity_types}" if entity_types else ""))
-        for split, examples in self.examples.items():
-            unseen = sorted({s.type for e in examples for s in e.spans} - types)
+        for path in dict.fromkeys(p for paths in self.files.values() for p in paths):
+            unseen = sorted({s.type for e in by_file[path] for s in e.spans} - types)
             if unseen:
-                raise UserInputError(f"{self._path(split)}: entity type(s) {unseen} do not occur in "
+                raise UserInputError(f"{path}: entity type(s) {unseen} do not occur in "
                                      f"{source} (types there: {sorted(types)})")
         self.label_names = list(labels) if labels else label_names_for(types)
+        self.label_scheme = label_scheme
         self.tokenizer, self.tokenizer_state = self._load_tokenizer()
         self.datasets: dict[str, TokenWindows] = {}
-
-    def _path(self, split: str) -> str:
-        return self.hparams[f"{split}_file"]
 
     def _load_tokenizer(self) -> tuple[Tokenizer, dict]:
         hp = self.hparams
@@ -188,7 +210,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         label_index = {name: i for i, name in enumerate(self.label_names)}
         for split, examples in self.examples.items():
             if split not in self.datasets:
-                encoded = [encode_text(self.tokenizer, e, label_index) for e in examples]
+                encoded = [encode_text(self.tokenizer, e, label_index, self.label_scheme) for e in examples]
                 self.datasets[split] = TokenWindows(encoded, self.tokenizer, self.hparams.max_seq_length,
                                                     self.hparams.window_overlap)
 

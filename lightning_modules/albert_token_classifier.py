@@ -15,7 +15,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from datamodules.errors import UserInputError
-from datamodules.token_classification import IGNORE_INDEX
+from datamodules.token_classification import IGNORE_INDEX, LABEL_SCHEMES
 from lightning_modules.albert_init import (
     config_fields, load_albert_config, load_matching_weights, read_init_weights,
 )
@@ -27,8 +27,13 @@ from lightning_modules.span_metrics import SpanF1
 class AlbertTokenClassifierModule(pl.LightningModule):
     """Token classification with entity-level metrics.
 
+    Validation/test span F1 (``val/f1``, ``val/precision``, ``val/recall``, ``val/f1_<type>``) is measured on
+    whole texts: windows merged and decoded exactly as scripts/predict.py does (span_metrics.SpanF1).
+
     Args:
         label_names: BIO labels, ``O`` first (linked from the DataModule).
+        label_scheme: how the labels sit on sub-tokens, ``all`` or ``first`` (linked from the DataModule;
+            decoding reads words accordingly, and it is saved for prediction).
         albert_config: model config (path, HF dir or dict); default: the one stored with ``init_from``.
         model_type: ``albert`` or ``bert``; default: the type stored with ``init_from``, else ``albert``.
         init_from: our pretraining ``.ckpt`` or a HF ``save_pretrained`` directory; None = random init.
@@ -46,6 +51,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
     def __init__(
         self,
         label_names: Optional[list[str]] = None,
+        label_scheme: str = "all",
         albert_config: Union[str, dict, None] = None,
         model_type: Optional[str] = None,
         init_from: Optional[str] = None,
@@ -59,6 +65,8 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         super().__init__()
         if not label_names or label_names[0] != "O":
             raise UserInputError("model.label_names must start with 'O' (it is linked from the data)")
+        if label_scheme not in LABEL_SCHEMES:
+            raise UserInputError(f"model.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
         weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=True) if init_from
                                                else ({}, None, None))
         self.backbone = backbone(resolve_model_type(model_type, stored_type, init_from))
@@ -81,7 +89,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         self.hparams.model_type = self.backbone.name
         self.hparams.albert_config = config_fields(config)  # self-contained checkpoints
         self.hparams.init_from = None  # weights are in the checkpoint; do not reload them on restore
-        self.val_spans, self.test_spans = SpanF1(label_names), SpanF1(label_names)
+        self.val_spans, self.test_spans = SpanF1(label_names, label_scheme), SpanF1(label_names, label_scheme)
         accuracy = dict(num_classes=len(label_names), ignore_index=IGNORE_INDEX, average="micro")
         self.val_accuracy, self.test_accuracy = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
 
@@ -108,16 +116,16 @@ class AlbertTokenClassifierModule(pl.LightningModule):
 
     def _evaluate(self, stage: str, batch: dict[str, torch.Tensor], spans: SpanF1, accuracy) -> None:
         loss, logits = self._loss(batch)
-        preds = logits.argmax(-1)
-        spans.update(preds, batch["labels"])
-        accuracy.update(preds.flatten(), batch["labels"].flatten())
+        spans.update(logits.float().softmax(-1), batch["attention_mask"], batch["text_index"], batch["window_start"])
+        accuracy.update(logits.argmax(-1).flatten(), batch["labels"].flatten())
         size = batch["input_ids"].size(0)
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         self.log(f"{stage}/token_accuracy", accuracy, batch_size=size)
 
     def _log_spans(self, stage: str, spans: SpanF1) -> None:
         if not self.trainer.sanity_checking:  # two batches before training are no measurement
-            for name, value in spans.compute().items():
+            loader = self.trainer.val_dataloaders if stage == "val" else self.trainer.test_dataloaders
+            for name, value in spans.compute(loader.dataset.encoded).items():  # the texts of TokenWindows
                 self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
         spans.reset()
 

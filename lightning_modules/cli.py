@@ -72,8 +72,9 @@ class AlbertCLI(LightningCLI):
             config.ckpt_path = path
 
     def before_instantiate_classes(self) -> None:
-        """Evaluating a checkpoint: the DataModule takes the tokenizer (unless one is given) and the labels
-        stored in it, so a test file need not contain every entity type."""
+        """Evaluating a checkpoint: the DataModule takes the tokenizer (unless one is given), the labels
+        stored in it, so a test file need not contain every entity type, and its label scheme, so the
+        checkpoint is decoded as it was trained."""
         subcommand = self.config.get("subcommand")
         if subcommand in (None, "fit"):
             return
@@ -83,9 +84,11 @@ class AlbertCLI(LightningCLI):
             return
         if "tokenizer_checkpoint" in data and not data.get("tokenizer"):
             data.tokenizer_checkpoint = config.ckpt_path
-        if "labels" in data and not data.get("labels"):  # the label set the checkpoint was trained with
-            stored = load_checkpoint_file(config.ckpt_path).get("TokenClassificationDataModule", {})
-            data.labels = stored.get("label_names")
+        if "labels" in data:
+            checkpoint = load_checkpoint_file(config.ckpt_path)
+            if not data.get("labels"):  # the label set the checkpoint was trained with
+                data.labels = checkpoint.get("TokenClassificationDataModule", {}).get("label_names")
+            data.label_scheme = checkpoint.get("hyper_parameters", {}).get("label_scheme", "all")
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:

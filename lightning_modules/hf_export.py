@@ -3,8 +3,8 @@
 The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
 pretraining checkpoint becomes an ``AlbertForPreTraining`` (``BertForPreTraining``) directory, a
 fine-tuned one an ``AlbertForTokenClassification`` (``BertForTokenClassification``) directory with
-``id2label`` and ``tagger.json`` (its window length and overlap). The tokenizer stored in the checkpoint
-is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
+``id2label`` and ``tagger.json`` (its window length and overlap, and label scheme). The tokenizer stored
+in the checkpoint is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
 ``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
 directory is also what ``--model.init_from`` takes back in.
 """
@@ -70,7 +70,9 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
             _save_tokenizer(state, tmp)
         data_state = checkpoint.get("TokenClassificationDataModule") or {}
         if hparams.get("label_names") and "max_seq_length" in data_state:  # the windows predict.py must cut
-            write_tagger_config(tmp, {k: data_state[k] for k in ("max_seq_length", "window_overlap")})
+            write_tagger_config(tmp, {"max_seq_length": data_state["max_seq_length"],
+                                      "window_overlap": data_state["window_overlap"],
+                                      "label_scheme": hparams.get("label_scheme", "all")})
         if os.path.exists(output_dir):
             shutil.rmtree(output_dir)
         os.replace(tmp, output_dir)

@@ -29,8 +29,8 @@ from datamodules.errors import UserInputError
 from datamodules.span_labels import TextExample, read_examples
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
 from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.tagger_backends import (ONNX_FILE, LogitsModel, load_hf_token_classifier, load_tagger,
-                                               read_tagger_config, write_tagger_config)
+from lightning_modules.tagger_backends import (ONNX_FILE, TRAINING_SETTINGS, LogitsModel, load_hf_token_classifier,
+                                               load_tagger, read_tagger_config, write_tagger_config)
 
 FP32_LOGIT_TOLERANCE = 1e-4
 OPSET = 18
@@ -181,7 +181,7 @@ def export_onnx(model: str, output_dir: str, quantize: str | None = None, check_
             _quantize_int8(fp32_path, onnx_path)
             os.remove(fp32_path)
         precision = quantize or "fp32"
-        settings = {k: v for k, v in read_tagger_config(tmp).items() if k in ("max_seq_length", "window_overlap")}
+        settings = {k: v for k, v in read_tagger_config(tmp).items() if k in TRAINING_SETTINGS}
         export = {"onnx_file": ONNX_FILE, "precision": precision, "opset": OPSET, "fused_operators": fused,
                   "onnx_mb": round(os.path.getsize(onnx_path) / 1e6, 2)}
         write_tagger_config(tmp, {**settings, **export})  # the check loads the directory as predict.py will

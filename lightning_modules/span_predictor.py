@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from datamodules.span_decoding import WindowMerger, decode_entities
+from datamodules.span_decoding import TextDecoder
 from datamodules.span_labels import TextExample
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
 from lightning_modules.tagger_backends import load_tagger
@@ -48,7 +48,7 @@ class SpanPredictor:
         """Entities per text: ``{"text", "start", "end", "type", "score"}``, character offsets into the text."""
         encoded = [encode_text(self.tokenizer, TextExample(t), self._label_index) for t in texts]
         windows = TokenWindows(encoded, self.tokenizer, self.tagger.max_seq_length, self.tagger.window_overlap)
-        mergers = [WindowMerger(len(e.ids), len(self.label_names)) for e in encoded]
+        decoder = TextDecoder(texts, [e.offsets for e in encoded], self.label_names, self.tagger.label_scheme)
         # Windows of similar length together: less padding per batch.
         order = sorted(range(len(windows)), key=lambda i: windows.windows[i][2] - windows.windows[i][1])
         lengths = [windows.windows[i][2] - windows.windows[i][1] + 2 for i in order]  # with [CLS] and [SEP]
@@ -57,8 +57,8 @@ class SpanPredictor:
             probs = self.tagger.probabilities(batch["input_ids"], batch["attention_mask"])
             for row, (text_index, start) in enumerate(zip(batch["text_index"].tolist(), batch["window_start"].tolist())):
                 n = int(batch["attention_mask"][row].sum()) - 2  # without [CLS] and [SEP]
-                mergers[text_index].add(start, probs[row, 1:1 + n])
-        return [decode_entities(t, e.offsets, m.probs, self.label_names) for t, e, m in zip(texts, encoded, mergers)]
+                decoder.add(text_index, start, probs[row, 1:1 + n])
+        return [decoder.entities(i) for i in range(len(texts))]
 
     def predict_stream(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[tuple[str, list[dict]]]:
         """(text, entities) for each text, in input order, reading ``texts`` lazily in chunks.

@@ -7,7 +7,8 @@ scripts/export_onnx.py). The forward pass of every backend maps padded ``input_i
 decoding around it are the same code whatever runs the model.
 
 A directory's ``tagger.json`` holds what transformers' config has no field for: the window length and
-overlap the tagger was trained with, and which ONNX file (fp32 or int8) the directory serves.
+overlap the tagger was trained with, its label scheme (which sub-tokens carry labels, for decoding),
+and which ONNX file (fp32 or int8) the directory serves.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from datamodules.tokenization import Tokenizer, load_checkpoint_file, tokenizer_
 TAGGER_CONFIG = "tagger.json"
 ONNX_FILE = "model.onnx"
 BACKENDS = ("torch", "onnx")
-DEFAULT_WINDOWS = {"max_seq_length": 128, "window_overlap": 32}  # finetune.py's defaults
+DEFAULT_SETTINGS = {"max_seq_length": 128, "window_overlap": 32, "label_scheme": "all"}  # finetune.py's defaults
+TRAINING_SETTINGS = tuple(DEFAULT_SETTINGS)  # the fields that come from training (an ONNX export keeps them)
 
 Logits = Callable[[torch.Tensor, torch.Tensor], np.ndarray]
 
@@ -36,6 +38,7 @@ class Tagger:
     label_names: list[str]
     max_seq_length: int
     window_overlap: int
+    label_scheme: str  # "all" or "first": how decoding reads words (datamodules/span_decoding.py)
     tokenizer: Tokenizer
     logits: Logits  # (input_ids, attention_mask) -> float32 logits [batch, sequence, labels]
     backend: str
@@ -61,9 +64,9 @@ def resolve_device(device: str) -> torch.device:
 def read_tagger_config(directory: str) -> dict:
     path = os.path.join(directory, TAGGER_CONFIG)
     if not os.path.isfile(path):
-        return dict(DEFAULT_WINDOWS)  # a directory made by plain transformers
+        return dict(DEFAULT_SETTINGS)  # a directory made by plain transformers
     with open(path, encoding="utf-8") as f:
-        return {**DEFAULT_WINDOWS, **json.load(f)}
+        return {**DEFAULT_SETTINGS, **json.load(f)}
 
 
 def write_tagger_config(directory: str, fields: dict) -> None:
@@ -131,7 +134,8 @@ def _from_checkpoint(path: str, backend: str | None, device: str) -> Tagger:
     module.load_state_dict(checkpoint["state_dict"])
     resolved_device = resolve_device(device)
     return Tagger(data_state["label_names"], data_state["max_seq_length"], data_state["window_overlap"],
-                  tokenizer_from_state(data_state["tokenizer"]), torch_logits(module, resolved_device), "torch")
+                  module.hparams.label_scheme, tokenizer_from_state(data_state["tokenizer"]),
+                  torch_logits(module, resolved_device), "torch")
 
 
 def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:
@@ -161,7 +165,7 @@ def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:
     else:
         resolved = resolve_device(device)
         logits = torch_logits(LogitsModel(load_hf_token_classifier(directory)), resolved)
-    return Tagger(label_names, settings["max_seq_length"], settings["window_overlap"],
+    return Tagger(label_names, settings["max_seq_length"], settings["window_overlap"], settings["label_scheme"],
                   tokenizer_from_state(tokenizer_state), logits, backend)
 
 

@@ -395,8 +395,9 @@ def seed_style_step(model, learning_rate: float):
 
 
 @torch.no_grad()
-def dev_scores(model, windows, label_names: list[str], batch_size: int) -> dict[str, float]:
-    """Loss on labelled tokens and entity F1 of an AlbertForTokenClassification on some dev windows."""
+def dev_scores(model, windows, texts, label_names: list[str], batch_size: int) -> dict[str, float]:
+    """Loss on labelled tokens and entity F1 of an AlbertForTokenClassification on some dev windows
+    (F1 on the ``texts`` those windows cover whole, as in finetune.py's validation)."""
     from datamodules.token_classification import IGNORE_INDEX, collate_windows
     from lightning_modules.span_metrics import SpanF1
 
@@ -408,8 +409,8 @@ def dev_scores(model, windows, label_names: list[str], batch_size: int) -> dict[
         labelled = batch["labels"] != IGNORE_INDEX
         total += float(torch.nn.functional.cross_entropy(logits[labelled], batch["labels"][labelled], reduction="sum"))
         count += int(labelled.sum())
-        spans.update(logits.argmax(-1), batch["labels"])
-    return {"loss": total / count, "f1": float(spans.compute()["f1"])}
+        spans.update(logits.softmax(-1), batch["attention_mask"], batch["text_index"], batch["window_start"])
+    return {"loss": total / count, "f1": float(spans.compute(texts)["f1"])}
 
 
 def bench_finetune(args) -> dict:
@@ -480,7 +481,8 @@ def bench_finetune(args) -> dict:
     ref_seconds = statistics.mean(clock.ref_times[args.warmup_steps:]) * batches
     batch1_per_s = 1 / statistics.mean(batch1_times)
     dev = [data.datasets["val"][i] for i in range(min(args.dev_windows, len(data.datasets["val"])))]
-    ours_dev, ref_dev = (dev_scores(m, dev, data.label_names, args.batch_size) for m in (ours.model, reference))
+    ours_dev, ref_dev = (dev_scores(m, dev, data.datasets["val"].encoded, data.label_names, args.batch_size)
+                         for m in (ours.model, reference))
     tail = max(1, batches // 10)
     return {
         "benchmark": "finetune", "train": args.train, "threads": torch.get_num_threads(),

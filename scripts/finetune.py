@@ -13,4 +13,5 @@ from lightning_modules.cli import run_cli
 if __name__ == "__main__":
     run_cli(AlbertTokenClassifierModule, TokenClassificationDataModule, best_monitor="val/f1", best_mode="max",
             links=[("model.init_from", "data.tokenizer_checkpoint", "parse"),
-                   ("data.label_names", "model.label_names", "instantiate")])
+                   ("data.label_names", "model.label_names", "instantiate"),
+                   ("data.label_scheme", "model.label_scheme", "instantiate")])

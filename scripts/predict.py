@@ -9,7 +9,8 @@ text[start:end] is the dish exactly; models trained on other types also get "ent
   python scripts/predict.py --model runs/tagger-onnx --input reviews.txt     # ONNX Runtime (export_onnx.py)
 The model: a .ckpt of finetune.py (PyTorch), a directory of export_hf.py (PyTorch) or of export_onnx.py
 (ONNX Runtime by default; --backend torch runs its PyTorch weights). Same windows, spans and offsets.
-Input: .txt (one review per line), .csv (a 'review' column) or - (standard input, one per line).
+Input: .txt (one review per line), .csv (a 'review' column) or - (standard input, one per line); a
+UTF-8 byte-order mark at the start is dropped, so offsets count from the review's first character.
 """
 import argparse
 import csv
@@ -23,17 +24,17 @@ from datamodules.files import refuse_existing
 
 def read_reviews(source: str) -> list[str]:
     if source == "-":
-        lines = sys.stdin.read().splitlines()
+        lines = sys.stdin.read().removeprefix("\ufeff").splitlines()
     elif not os.path.isfile(source):
         raise UserInputError(f"--input {source} does not exist")
     elif source.endswith(".csv"):
-        with open(source, encoding="utf-8", newline="") as f:
+        with open(source, encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
             if "review" not in (reader.fieldnames or []):
                 raise UserInputError(f"{source}: expected a 'review' column, found {reader.fieldnames}")
             lines = list(dict.fromkeys(row["review"] or "" for row in reader))  # one review once
     else:
-        with open(source, encoding="utf-8") as f:
+        with open(source, encoding="utf-8-sig") as f:
             lines = f.read().splitlines()
     reviews = [line for line in lines if line.strip()]
     if not reviews:

@@ -1,10 +1,14 @@
+import re
+
 import lightning.pytorch as pl
 import pytest
 import torch
 
 from conftest import TINY_ALBERT
 from datamodules.errors import UserInputError
-from datamodules.token_classification import TokenClassificationDataModule
+from datamodules.span_labels import Span, TextExample
+from datamodules.token_classification import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
+from datamodules.tokenization import load_tokenizer
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.span_metrics import SpanF1
@@ -12,16 +16,37 @@ from lightning_modules.span_metrics import SpanF1
 LABELS = ["O", "B-Dish", "I-Dish"]
 
 
-def test_span_f1_counts_exact_matches_per_type():
+def test_span_f1_decodes_merged_windows_and_counts_an_overlap_entity_once(shared_data):
     names = ["O", "B-A", "I-A", "B-B", "I-B"]
+    index = {n: i for i, n in enumerate(names)}
+    spm = load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+    long_text = "the laksa is good and cheap. " * 8
+    laksas = [Span(m.start(), m.end(), "A") for m in re.finditer("laksa", long_text)]
+    texts = [encode_text(spm, TextExample(long_text, laksas), index),
+             encode_text(spm, TextExample("the pho was fine", [Span(4, 7, "B")]), index)]
+    windows = TokenWindows(texts, spm, max_seq_length=16, overlap=8)
+
+    def windows_holding(span):
+        tokens = [i for i, (s, e) in enumerate(texts[0].offsets) if s < span.end and e > span.start]
+        return sum(t == 0 and a <= tokens[0] and tokens[-1] < b for t, a, b in windows.windows)
+
+    assert max(windows_holding(s) for s in laksas) >= 2  # a laksa in the overlap of windows
+    batch = collate_windows([windows[i] for i in range(len(windows))])
+    predicted = batch["labels"].clamp(min=0)
+    predicted[batch["text_index"] == 1] = torch.where(predicted[batch["text_index"] == 1] == index["B-B"],
+                                                      index["B-A"], predicted[batch["text_index"] == 1])
+    probs = torch.nn.functional.one_hot(predicted, len(names)).float() * 0.9 + 0.02
     metric = SpanF1(names)
-    target = torch.tensor([[-100, 1, 2, 0, 3, -100], [-100, 0, 1, 0, 0, -100]])
-    preds = torch.tensor([[0, 1, 2, 0, 1, 0], [0, 0, 1, 2, 0, 0]])  # A right, B wrong type, A too long
-    metric.update(preds, target)
-    result = metric.compute()
-    # predicted: A(1,3) ok, A(4,5) wrong; A(2,4) wrong. gold: A(1,3), B(4,5), A(2,3)
-    assert result["precision"] == pytest.approx(1 / 3) and result["recall"] == pytest.approx(1 / 3)
-    assert result["f1_A"] == pytest.approx(2 * 0.5 * (1 / 3) / (0.5 + 1 / 3)) and result["f1_B"] == 0
+    for rows in (slice(0, 3), slice(3, None)):  # a text's windows in two batches
+        metric.update(probs[rows], batch["attention_mask"][rows], batch["text_index"][rows],
+                      batch["window_start"][rows])
+    # 8 laksas found once each (counting per window would count those in overlaps twice), and "pho"
+    # found as A: a false A and a missed B.
+    counts = metric._counts(texts)
+    assert counts.tolist() == [[8, 0], [1, 0], [0, 1]]
+    result = metric.compute(texts)
+    assert result["precision"] == pytest.approx(8 / 9) and result["recall"] == pytest.approx(8 / 9)
+    assert result["f1_A"] == pytest.approx(16 / 17) and result["f1_B"] == 0
 
 
 def test_init_from_pretraining_checkpoint_loads_the_encoder(tmp_path):
@@ -63,15 +88,16 @@ def test_bert_tagger_from_a_bert_pretraining_checkpoint(tmp_path):
                        pretrained.model.bert.embeddings.word_embeddings.weight)
 
 
-@pytest.mark.parametrize("model_type", ["albert", "bert"])
-def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path, model_type):
+@pytest.mark.parametrize("model_type, label_scheme", [("albert", "all"), ("bert", "first")])
+def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path, model_type, label_scheme):
     pl.seed_everything(0)
     train = str(shared_data / "seed_toy" / "dish_name_train.csv")
     data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, do_lower_case=False,
-                                         tokenizer=str(shared_data / "seed_toy" / "vocab.txt"))
+                                         tokenizer=str(shared_data / "seed_toy" / "vocab.txt"),
+                                         label_scheme=label_scheme)
     model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159},
-                                        model_type=model_type, learning_rate=0.01, warmup_ratio=0.0,
-                                        classifier_dropout=0.0)
+                                        label_scheme=label_scheme, model_type=model_type, learning_rate=0.01,
+                                        warmup_ratio=0.0, classifier_dropout=0.0)
     trainer = pl.Trainer(max_epochs=40, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
                          num_sanity_val_steps=0, check_val_every_n_epoch=40)

@@ -1,7 +1,7 @@
 import pytest
 
 from datamodules.errors import UserInputError
-from datamodules.span_labels import find_occurrences, label_names_for, read_examples
+from datamodules.span_labels import find_occurrences, label_names_for, read_corpus, read_examples
 
 
 def write_csv(tmp_path, rows, header="review,dish_name"):
@@ -96,3 +96,33 @@ def test_missing_and_empty_inputs(tmp_path):
     empty.write_text("review,dish_name\n")
     with pytest.raises(UserInputError, match="no examples"):
         read_examples(str(empty))
+
+
+def test_label_map_renames_types_across_files_and_keeps_negatives(tmp_path):
+    menu = tmp_path / "menu.bio"
+    menu.write_text("the\tO\nbutter\tB-MENU\nchicken\tI-MENU\n\nnice\tO\nview\tO\n\n", encoding="utf-8")
+    mit = tmp_path / "mit.bio"
+    mit.write_text("cheap\tB-Price\nramen\tB-Dish\nnearby\tB-Location\n\n", encoding="utf-8")
+    csv_path = write_csv(tmp_path, [("The laksa was great", "laksa")])
+    by_file = read_corpus([str(menu), str(mit), csv_path, str(menu)], entity_types=["Dish"],
+                          label_map={"menu": "Dish", "DISH": "Dish"})
+    assert list(by_file) == [str(menu), str(mit), csv_path]  # a file named twice is read once
+    assert [[(e.text[s.start:s.end], s.type) for s in e.spans] for e in by_file[str(menu)]] == [
+        [("butter chicken", "Dish")], []]  # the sentence without a dish stays, as a negative
+    assert [(s.type, s.start) for s in by_file[str(mit)][0].spans] == [("Dish", 6)]  # Price, Location dropped
+    kept_all = read_examples(str(mit), label_map={"Dish": "Food"})  # no entity_types: other types stay
+    assert [s.type for s in kept_all[0].spans] == ["Price", "Food", "Location"]
+    with pytest.raises(UserInputError, match=r"label_map: type\(s\) \['MENUU'\] occur in none of .*menu.bio"):
+        read_corpus([str(menu), str(mit)], label_map={"MENUU": "Dish"})
+    with pytest.raises(UserInputError, match="data.label_map: 'MENU' maps to 'Main dish', expected a type name"):
+        read_corpus([str(menu)], label_map={"MENU": "Main dish"})
+
+
+def test_a_byte_order_mark_is_not_text(tmp_path):
+    csv_path = tmp_path / "bom.csv"
+    csv_path.write_bytes('\ufeffreview,dish_name\n"Laksa here","laksa"\n'.encode("utf-8"))
+    bio_path = tmp_path / "bom.txt"  # BIO recognised by content, BOM and all
+    bio_path.write_bytes("\ufeffLaksa\tB-Dish\nhere\tO\n\n".encode("utf-8"))
+    for path in (csv_path, bio_path):
+        (example,) = read_examples(str(path))
+        assert example.text == "Laksa here" and [(s.start, s.end) for s in example.spans] == [(0, 5)]

@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
 
-from datamodules.span_decoding import WindowMerger, bio_token_spans, decode_entities
+from datamodules.span_decoding import WindowMerger, decode_entities
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import (
     IGNORE_INDEX, TokenWindows, collate_windows, encode_text, token_labels, window_starts,
 )
 from datamodules.tokenization import load_tokenizer
+from datamodules.words import NO_WORD, is_first_subtoken, word_ids
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 INDEX = {n: i for i, n in enumerate(LABELS)}
@@ -35,6 +36,24 @@ def test_labels_follow_character_spans_through_sub_words(spm):
     assert ("(", "O") in pieces and (")", "O") in pieces and (",", "O") in pieces
     # the labels decode back to exactly the dish strings
     found = decode_entities(text, encoded.offsets, one_hot(encoded.labels), LABELS)
+    assert [(e["text"], e["start"], e["end"]) for e in found] == [
+        ("Mala Steamboat", 0, 14), ("chicken rice", 22, 34), ("Chicken rice", 37, 49)]
+
+
+def test_first_subtoken_labels_one_decision_per_word(spm):
+    text = "Mala Steamboat, then (chicken rice)! Chicken rice again"
+    spans = [Span(0, 14, "Dish"), Span(22, 34, "Dish"), Span(37, 49, "Dish")]
+    every = encode_text(spm, TextExample(text, spans), INDEX)
+    first = encode_text(spm, TextExample(text, spans), INDEX, label_scheme="first")
+    words = word_ids(text, first.offsets)
+    starts = is_first_subtoken(words)
+    assert (~starts & (words != NO_WORD)).sum() >= 2  # some words have several sub-tokens here
+    for label_all, label_first, starts_word in zip(every.labels, first.labels, starts):
+        assert label_first == (label_all if starts_word else IGNORE_INDEX)
+    labelled = [text[s:e] for (s, e), label in zip(first.offsets, first.labels) if label > 0]
+    assert [t.lower().strip() for t in labelled] == ["ma", "steam", "chicken", "rice", "chicken", "rice"]
+    # Decoding words by their first sub-token gives the dishes back whole.
+    found = decode_entities(text, first.offsets, one_hot(first.labels), LABELS, label_scheme="first")
     assert [(e["text"], e["start"], e["end"]) for e in found] == [
         ("Mala Steamboat", 0, 14), ("chicken rice", 22, 34), ("Chicken rice", 37, 49)]
 
@@ -76,15 +95,6 @@ def test_batches_pad_to_their_longest_window(spm):
     assert (batch["labels"][0, len(encoded[0].ids) + 2:] == IGNORE_INDEX).all()
 
 
-def test_decoding_snaps_to_whole_words_and_reads_bio_leniently():
-    text = "the steamboat was good"
-    offsets = [(0, 3), (4, 9), (9, 13), (14, 17), (18, 22)]  # "steam" + "boat"
-    probs = one_hot([0, 0, 1, 0, 0])  # only "boat" predicted
-    (entity,) = decode_entities(text, offsets, probs, LABELS)
-    assert (entity["text"], entity["start"], entity["end"]) == ("steamboat", 4, 13)
-    assert bio_token_spans([0, 2, 2, 0, 1, 1], LABELS) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]
-
-
 def test_a_stray_b_inside_a_multi_word_dish_does_not_split_it():
     text = "we had tom yum soup and laksa"
     offsets = [(0, 2), (3, 6), (7, 10), (11, 14), (15, 19), (20, 23), (24, 29)]
@@ -105,3 +115,23 @@ def test_datamodule_labels_and_entity_type_filter(shared_data):
     dish_only.setup("fit")
     batch = next(iter(dish_only.train_dataloader()))
     assert batch["labels"].max() <= 2 and batch["input_ids"].shape[1] <= 128
+
+
+def test_datamodule_takes_lists_of_files_and_a_label_map(shared_data, tmp_path):
+    from jsonargparse import ArgumentParser
+
+    from datamodules.token_classification import TokenClassificationDataModule
+
+    menu = tmp_path / "menu.bio"
+    menu.write_text("the\tO\nbutter\tB-MENU\nchicken\tI-MENU\n\nnice\tO\nview\tO\n\n", encoding="utf-8")
+    nyt = str(shared_data / "nyt_dish" / "val.bio")
+    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
+    data = TokenClassificationDataModule(train_file=[str(menu), nyt], val_file=str(menu), tokenizer=spm_path,
+                                         label_map={"MENU": "Dish", "DISH": "Dish"})
+    assert data.label_names == ["O", "B-Dish", "I-Dish"]
+    assert len(data.examples["train"]) == 2 + 696 and len(data.examples["val"]) == 2
+    parser = ArgumentParser()  # the CLI and YAML take one path or a list
+    parser.add_class_arguments(TokenClassificationDataModule, "data")
+    one = parser.parse_args(["--data.train_file", "a.csv", "--data.label_map", "{MENU: Dish}"])
+    assert one.data.train_file == "a.csv" and one.data.label_map == {"MENU": "Dish"}
+    assert parser.parse_args(["--data.train_file", "[a.bio, b.csv]"]).data.train_file == ["a.bio", "b.csv"]
