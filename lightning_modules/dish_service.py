@@ -11,6 +11,7 @@ import multiprocessing
 from typing import ClassVar, Optional
 
 import litserve as ls
+import torch
 from pydantic import BaseModel, ConfigDict, StrictStr, model_validator
 from starlette.responses import JSONResponse
 
@@ -59,14 +60,17 @@ class DishTaggerAPI(ls.LitAPI):
 
     def __init__(self, model_path: str, backend: Optional[str] = None, device: str = "auto",
                  response_format: str = "dishes", model_batch_size: int = 32,
-                 max_batch_size: int = 16, batch_timeout: float = 0.01):
+                 max_batch_size: int = 16, batch_timeout: float = 0.01, threads: Optional[int] = None):
         super().__init__(max_batch_size=max_batch_size, batch_timeout=batch_timeout, api_path="/predict")
         if response_format not in RESPONSE_FORMATS:
             raise ValueError(f"response_format must be one of {RESPONSE_FORMATS}, got {response_format!r}")
         self.model_path, self.backend, self.model_device = model_path, backend, device
         self.response_format, self.model_batch_size = response_format, model_batch_size
+        self.threads = threads
 
     def setup(self, device: str) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)  # ONNX Runtime takes the same number (tagger_backends)
         self.predictor = SpanPredictor(self.model_path, self.model_device, self.backend)
 
     def decode_request(self, request: PredictRequest) -> PredictRequest:  # the annotation makes FastAPI validate

@@ -16,8 +16,6 @@ from lightning_modules.tagger_backends import load_tagger
 
 
 SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)
-
-
 MAX_PADDING = 0.25  # a batch takes no window that would make padding more than this share of its tokens
 
 

@@ -35,6 +35,9 @@ def parse_args(argv):
     p.add_argument("--batch-timeout", type=float, default=0.005,
                    help="seconds the model waits for more requests to fill a batch (default: 0.005)")
     p.add_argument("--batch-size", type=int, default=32, help="windows per forward pass (as predict.py)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="model processes, each with cpu_count/workers threads: while one tokenizes and decodes "
+                        "(Python, one core) another runs its model (default: 2)")
     p.add_argument("--max-texts", type=int, default=256, help="most texts in one request")
     p.add_argument("--max-text-chars", type=int, default=20_000, help="most characters in one text")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds before a queued request gets 504")
@@ -42,7 +45,7 @@ def parse_args(argv):
                    help="on SIGTERM, seconds to wait for requests in flight before exiting")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
-    for name in ("max_batch_size", "batch_size", "max_texts", "max_text_chars"):
+    for name in ("max_batch_size", "batch_size", "max_texts", "max_text_chars", "workers"):
         if getattr(args, name) < 1:
             raise UserInputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if not 1024 <= args.port <= 65535:
@@ -67,9 +70,10 @@ def main(argv=None) -> int:
     load_tagger(args.model, args.backend, args.device)  # a bad model fails here in one line, not in a worker
     PredictRequest.max_texts, PredictRequest.max_text_chars = args.max_texts, args.max_text_chars
     api = DishTaggerAPI(args.model, args.backend, args.device, args.response_format, args.batch_size,
-                        args.max_batch_size, args.batch_timeout)
+                        args.max_batch_size, args.batch_timeout, max(1, (os.cpu_count() or 1) // args.workers))
     draining = multiprocessing.Event()
-    server = ls.LitServer(api, accelerator="cpu" if args.device == "cpu" else "auto", timeout=args.request_timeout,
+    server = ls.LitServer(api, accelerator="cpu" if args.device == "cpu" else "auto", workers_per_device=args.workers,
+                          timeout=args.request_timeout,
                           track_requests=True, fast_queue=True, middlewares=[(RefuseWhileDraining, {"draining": draining})])
 
     main_pid = os.getpid()

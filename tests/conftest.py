@@ -42,23 +42,28 @@ def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tagger_ckpt(shared_data, tmp_path_factory):
-    """A tiny tagger whose classifier has large weights, so its tags differ from token to token."""
+def save_random_tagger(path: Path, tokenizer_model: Path, label_scheme: str = "all") -> Path:
+    """A tiny tagger checkpoint whose classifier has large weights, so its tags differ from token to token."""
     import torch
 
     from datamodules.tokenization import tokenizer_state
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 
     torch.manual_seed(0)
-    module = AlbertTokenClassifierModule(label_names=TAGGER_LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600})
+    module = AlbertTokenClassifierModule(label_names=TAGGER_LABELS, label_scheme=label_scheme,
+                                         albert_config={**TINY_ALBERT, "vocab_size": 1600})
     torch.nn.init.normal_(module.model.classifier.weight, std=1.0)
-    path = tmp_path_factory.mktemp("tagger") / "tagger.ckpt"
     torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
                 "TokenClassificationDataModule": {
-                    "tokenizer": tokenizer_state(str(shared_data / "google_tfrecord" / "reviews_spm.model"), True),
+                    "tokenizer": tokenizer_state(str(tokenizer_model), True),
                     "label_names": TAGGER_LABELS, "max_seq_length": 32, "window_overlap": 8}}, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tagger_ckpt(shared_data, tmp_path_factory) -> Path:
+    return save_random_tagger(tmp_path_factory.mktemp("tagger") / "tagger.ckpt",
+                              shared_data / "google_tfrecord" / "reviews_spm.model")
 
 
 def run_script(script: str, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:

@@ -5,31 +5,19 @@ import io
 import json
 
 import pytest
-import torch
 
-from conftest import REPO, TINY_ALBERT
-from datamodules.tokenization import tokenizer_state
-from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+from conftest import REPO, save_random_tagger
 from lightning_modules.hf_export import export_checkpoint
 from lightning_modules.span_predictor import SORT_CHUNK_BATCHES, SpanPredictor
 
-LABELS = ["O", "B-Dish", "I-Dish"]
 REVIEWS = ["the laksa and roti canai were great", "Mac & cheese (baked) was fine, the crème brûlée too."]
 
 
 @pytest.fixture(scope="module")
 def tagger_ckpt(shared_data, tmp_path_factory):
-    """A tiny tagger trained on first sub-tokens, whose classifier has large weights (its tags vary)."""
-    torch.manual_seed(0)
-    module = AlbertTokenClassifierModule(label_names=LABELS, label_scheme="first",
-                                         albert_config={**TINY_ALBERT, "vocab_size": 1600})
-    torch.nn.init.normal_(module.model.classifier.weight, std=1.0)
-    path = tmp_path_factory.mktemp("tagger") / "tagger.ckpt"
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "TokenClassificationDataModule": {
-                    "tokenizer": tokenizer_state(str(shared_data / "google_tfrecord" / "reviews_spm.model"), True),
-                    "label_names": LABELS, "max_seq_length": 32, "window_overlap": 8}}, path)
-    return path
+    """A tiny random tagger trained on first sub-tokens."""
+    return save_random_tagger(tmp_path_factory.mktemp("tagger") / "tagger.ckpt",
+                              shared_data / "google_tfrecord" / "reviews_spm.model", label_scheme="first")
 
 
 def predict_main(argv):
