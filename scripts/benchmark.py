@@ -7,7 +7,7 @@
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --model best.ckpt --backends torch onnx onnx-int8
-  python scripts/benchmark.py serve --model runs/tagger-onnx --input ../shared/data/nyt_dish/test.csv
+  python scripts/benchmark.py serve --model runs/tagger-int8 --input ../shared/data/nyt_dish/test.csv
   python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \\
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \\
@@ -266,6 +266,23 @@ def bench_ddp(args) -> dict:
             "threads_per_process": threads, "runs": {str(k): v for k, v in runs.items()}}
 
 
+def untrained_tagger(args, path: str) -> str:
+    """A tagger checkpoint of the sizes in ``args`` with random weights: speed does not depend on the weights."""
+    from datamodules.tokenization import tokenizer_state
+    from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+
+    state = tokenizer_state(args.tokenizer, True)
+    fields = dict(vocab_size=state["vocab_size"], embedding_size=args.embedding_size, hidden_size=args.hidden_size,
+                  num_hidden_layers=args.num_layers, num_attention_heads=args.num_heads,
+                  intermediate_size=args.intermediate_size, max_position_embeddings=512, hidden_act="gelu_new")
+    labels = ["O", "B-Dish", "I-Dish"]
+    module = AlbertTokenClassifierModule(label_names=labels, albert_config=fields)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
+                                                  "max_seq_length": 128, "window_overlap": 32}}, path)
+    return path
+
+
 def bench_predict(args) -> dict:
     """predict.py's code path (SpanPredictor) on each backend: reviews/s at batch 32, latency p50/p95 at
     batch 1, the backends taking turns review by review; ONNX exports made from the same weights first."""
@@ -273,25 +290,11 @@ def bench_predict(args) -> dict:
     import tempfile
 
     from datamodules.span_labels import read_examples
-    from datamodules.tokenization import tokenizer_state
-    from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
     from lightning_modules.measurements import inference_profiles
 
     texts = [e.text for e in read_examples(args.input)][:args.reviews]
     with tempfile.TemporaryDirectory() as tmp:
-        model_path = args.model
-        if model_path is None:  # an untrained tagger of the given size: speed does not depend on the weights
-            state = tokenizer_state(args.tokenizer, True)
-            fields = dict(vocab_size=state["vocab_size"], embedding_size=args.embedding_size,
-                          hidden_size=args.hidden_size, num_hidden_layers=args.num_layers,
-                          num_attention_heads=args.num_heads, intermediate_size=args.intermediate_size,
-                          max_position_embeddings=512, hidden_act="gelu_new")
-            labels = ["O", "B-Dish", "I-Dish"]
-            module = AlbertTokenClassifierModule(label_names=labels, albert_config=fields)
-            model_path = os.path.join(tmp, "tagger.ckpt")
-            torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                        "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
-                                                          "max_seq_length": 128, "window_overlap": 32}}, model_path)
+        model_path = args.model or untrained_tagger(args, os.path.join(tmp, "tagger.ckpt"))
         paths, exports = {}, {}
         for backend in args.backends:
             paths[backend] = model_path
@@ -334,24 +337,30 @@ def bench_serve(args) -> dict:
     from lightning_modules.span_predictor import SpanPredictor
 
     texts = list(dict.fromkeys(e.text for e in read_examples(args.input)))[:args.reviews]
-    predictor = SpanPredictor(args.model, "cpu", args.backend)
-    predictor.predict(texts[:32])  # warm-up
-    start = time.perf_counter()
-    list(predictor.predict_stream(texts, 32))
-    predict_rate = len(texts) / (time.perf_counter() - start)
-    del predictor
     options = ["--device", "cpu", "--max-batch-size", str(args.max_batch_size),
                "--batch-timeout", str(args.batch_timeout), *(["--backend", args.backend] if args.backend else [])]
-    with tempfile.TemporaryDirectory() as tmp, running_server(args.model, os.path.join(tmp, "serve.log"),
-                                                              *options) as server:
-        phases = {}
-        for name, every in [("clean", 0), ("with_malformed", args.malformed_every)]:
-            phases[name] = load_test(server.port, texts, args.clients, args.seconds, args.max_requests,
-                                     args.texts_per_request, every).summary()
-            phases[name]["throughput_vs_predict_batch32"] = phases[name]["reviews_per_s"] / predict_rate
-        exit_code, stop_s = server.stop()
-    return {"benchmark": "serve", "model": args.model, "backend": args.backend or "model's default",
-            "reviews": len(texts), "clients": args.clients, "texts_per_request": args.texts_per_request,
+    with tempfile.TemporaryDirectory() as tmp:
+        model = args.model
+        if model is None:  # the untrained small tagger, exported as the fastest backend serves it
+            from lightning_modules.onnx_export import export_onnx
+
+            model = os.path.join(tmp, "tagger-int8")
+            export_onnx(untrained_tagger(args, os.path.join(tmp, "tagger.ckpt")), model, "int8", None)
+        predictor = SpanPredictor(model, "cpu", args.backend)
+        predictor.predict(texts[:32])  # warm-up
+        start = time.perf_counter()
+        list(predictor.predict_stream(texts, 32))
+        predict_rate = len(texts) / (time.perf_counter() - start)
+        del predictor
+        with running_server(model, os.path.join(tmp, "serve.log"), *options) as server:
+            phases = {}
+            for name, every in [("clean", 0), ("with_malformed", args.malformed_every)]:
+                phases[name] = load_test(server.port, texts, args.clients, args.seconds, args.max_requests,
+                                         args.texts_per_request, every).summary()
+                phases[name]["throughput_vs_predict_batch32"] = phases[name]["reviews_per_s"] / predict_rate
+            exit_code, stop_s = server.stop()
+    return {"benchmark": "serve", "model": args.model or "untrained, ONNX int8",
+            "backend": args.backend or "model's default", "reviews": len(texts), "clients": args.clients, "texts_per_request": args.texts_per_request,
             "max_batch_size": args.max_batch_size, "batch_timeout_s": args.batch_timeout,
             "predict_reviews_per_s_batch32": predict_rate, "startup_s": server.startup_s, **phases,
             "sigterm_exit_code": exit_code, "sigterm_exit_s": stop_s}
@@ -583,11 +592,14 @@ def main(argv=None) -> int:
     pred.add_argument("--threads", type=int, help="torch and ONNX Runtime threads (default: torch's choice)")
     pred.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
     serve = sub.add_parser("serve", help="serve.py under concurrent clients: reviews/s, latency p50/p95/p99, errors")
-    serve.add_argument("--model", required=True, help="tagger: .ckpt, HF or ONNX directory")
+    serve.add_argument("--model", help="tagger: .ckpt, HF or ONNX directory (default: an untrained small tagger, "
+                                       "ONNX int8)")
+    serve.add_argument("--tokenizer", help="SentencePiece .model or vocab.txt for the untrained tagger")
     serve.add_argument("--input", required=True, help="reviews: a review,dish_name CSV or a BIO file")
     serve.add_argument("--backend", choices=["torch", "onnx"], help="default: what the model holds")
     for name, default in [("reviews", 1000), ("clients", 16), ("texts-per-request", 1), ("malformed-every", 10),
-                          ("max-batch-size", 16), ("max-requests", 100_000)]:
+                          ("max-batch-size", 16), ("max-requests", 100_000), ("embedding-size", 128),
+                          ("hidden-size", 256), ("num-layers", 4), ("num-heads", 4), ("intermediate-size", 1024)]:
         serve.add_argument(f"--{name}", type=int, default=default)
     serve.add_argument("--seconds", type=float, default=30.0, help="per phase (clean, then with malformed requests)")
     serve.add_argument("--batch-timeout", type=float, default=0.005)
@@ -616,8 +628,8 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if getattr(args, "threads", None):
         torch.set_num_threads(args.threads)
-    if args.command == "predict" and not (args.model or args.tokenizer):
-        p.error("predict needs --model or --tokenizer")
+    if args.command in ("predict", "serve") and not (args.model or args.tokenizer):
+        p.error(f"{args.command} needs --model or --tokenizer")
     benchmarks = {"pretrain": bench_pretrain, "ddp": bench_ddp, "predict": bench_predict, "serve": bench_serve,
                   "datagen": bench_datagen, "finetune": bench_finetune}
     from lightning_modules.cpu_bf16 import cpu_capability
