@@ -15,6 +15,7 @@ model. SIGTERM stops taking requests (503), lets those in flight finish, then ex
 import argparse
 import os
 import signal
+import socket
 import sys
 import time
 
@@ -55,11 +56,21 @@ def parse_args(argv):
     return args
 
 
+def refuse_busy_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as e:
+            raise UserInputError(f"--port {port}: cannot listen on {host} ({e.strerror})") from None
+
+
 @exit_code_on_user_error
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not os.path.exists(args.model):
         raise UserInputError(f"--model {args.model} does not exist")
+    refuse_busy_port(args.host, args.port)  # before the model loads: uvicorn would fail only after start-up
     import multiprocessing
 
     import litserve as ls

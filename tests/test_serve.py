@@ -3,6 +3,7 @@ with a 4xx, health check, HF pipeline fields, and SIGTERM drains requests in fli
 import http.client
 import json
 import signal
+import socket
 import time
 
 import pytest
@@ -69,6 +70,11 @@ def test_hf_pipeline_fields():
 def test_bad_options_are_one_line_errors(tagger_ckpt, tmp_path):
     assert_one_line_error(run_script("serve.py", "--model", str(tmp_path / "missing")), "--model", "does not exist")
     assert_one_line_error(run_script("serve.py", "--model", str(tagger_ckpt), "--max-texts", "0"), "--max-texts")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        assert_one_line_error(run_script("serve.py", "--model", str(tagger_ckpt), "--port", port), "--port", port)
 
 
 def test_sigterm_answers_requests_in_flight_then_exits(server, reviews):
