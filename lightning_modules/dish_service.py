@@ -90,8 +90,9 @@ class DishTaggerAPI(ls.LitAPI):
             encoded = [hf_pipeline_entities(entities) for _, entities in results]
         else:
             encoded = [dish_record(text, entities) for text, entities in results]
-        return encoded[0] if request.text is not None else (
-            encoded if self.response_format == "hf-pipeline" else {"predictions": encoded})
+        if request.text is not None:
+            return encoded[0]
+        return encoded if self.response_format == "hf-pipeline" else {"predictions": encoded}
 
 
 class RefuseWhileDraining:
