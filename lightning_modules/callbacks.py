@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 
+import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -40,3 +42,62 @@ class SlowBf16Warning(Callback):
         message = slow_bf16_warning(f"trainer.precision={trainer.precision}")
         if message and trainer.is_global_zero:
             print(message, file=sys.stderr)
+
+
+class OutOfMemoryAdvice(Callback):
+    """On out-of-memory, attach to the error the settings that decide memory and a way out (``advice``);
+    ``run_cli`` prints it as the one-line error."""
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if not isinstance(exception, torch.OutOfMemoryError):
+            return
+        config = getattr(pl_module, "config", None)
+        dims = f", hidden_size={config.hidden_size}, num_hidden_layers={config.num_hidden_layers}" if config else ""
+        batch_size = trainer.datamodule.hparams.get("batch_size") if trainer.datamodule is not None else None
+        exception.advice = (
+            f"out of memory with data.batch_size={batch_size}, trainer.precision={trainer.precision}{dims}: "
+            f"use a smaller --data.batch_size and a larger --trainer.accumulate_grad_batches (same global batch), "
+            f"or --trainer.precision bf16-mixed")
+
+
+class ProgressLog(Callback):
+    """A progress line every ``every_n_steps`` optimizer steps when stdout is not a terminal (a SLURM log, a
+    file): step, the logged training metrics, sequences/s and the time left. The progress bar writes a log
+    file nothing until an epoch ends; a terminal keeps the bar alone. ``every_n_steps: 0`` turns it off."""
+
+    METRICS = ("train/loss", "train/mlm_accuracy", "train/sop_accuracy")
+
+    def __init__(self, every_n_steps: int = 50, force: bool = False):
+        """``force``: write the lines to a terminal too."""
+        self.every_n_steps, self.force = every_n_steps, force
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._active = (self.every_n_steps > 0 and trainer.is_global_zero
+                        and (self.force or not sys.stdout.isatty()))
+        self._total = trainer.max_steps if trainer.max_steps > 0 else trainer.estimated_stepping_batches
+        self._start_step, self._start_time = trainer.global_step, time.perf_counter()
+        self._sequences, self._written_step = 0, -1
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not self._active:
+            return
+        self._sequences += len(batch["input_ids"]) * trainer.world_size
+        step = trainer.global_step
+        if step % self.every_n_steps or step == self._written_step:  # accumulating: one line per step
+            return
+        self._written_step = step
+        elapsed = time.perf_counter() - self._start_time
+        done = step - self._start_step
+        left = (self._total - step) * elapsed / done if done else float("nan")
+        metrics = " ".join(f"{name.split('/')[-1]} {float(trainer.callback_metrics[name]):.4f}"
+                           for name in self.METRICS if name in trainer.callback_metrics)
+        print(f"step {step}/{self._total} epoch {trainer.current_epoch} {metrics} "
+              f"sequences/s {self._sequences / elapsed:.1f} eta {_duration(left)}", flush=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds != seconds:  # NaN: nothing measured yet
+        return "?"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

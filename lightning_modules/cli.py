@@ -18,7 +18,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.errors import TrainingStoppedError, UserInputError
 from datamodules.tokenization import load_checkpoint_file
-from lightning_modules.callbacks import SigtermCheckpoint, SlowBf16Warning
+from lightning_modules.callbacks import OutOfMemoryAdvice, ProgressLog, SigtermCheckpoint, SlowBf16Warning
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -34,7 +34,7 @@ class AlbertCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 1234)
         # A callback without arguments: as a trainer default (an argument group of none is never built).
         defaults = kwargs.setdefault("trainer_defaults", {})
-        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning()]
+        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning(), OutOfMemoryAdvice()]
         super().__init__(*args, **kwargs)
 
     def add_arguments_to_parser(self, parser) -> None:
@@ -50,6 +50,7 @@ class AlbertCLI(LightningCLI):
         parser.link_arguments("trainer.default_root_dir", "best_checkpoint.dirpath", compute_fn=_checkpoint_dir)
         parser.add_lightning_class_args(SigtermCheckpoint, "sigterm_checkpoint")
         parser.link_arguments("trainer.default_root_dir", "sigterm_checkpoint.dirpath", compute_fn=_checkpoint_dir)
+        parser.add_lightning_class_args(ProgressLog, "progress_log")
         for source, target, apply_on in self._links:
             parser.link_arguments(source, target, apply_on=apply_on)
 
@@ -90,19 +91,6 @@ class AlbertCLI(LightningCLI):
                 data.labels = checkpoint.get("TokenClassificationDataModule", {}).get("label_names")
             data.label_scheme = checkpoint.get("hyper_parameters", {}).get("label_scheme", "all")
 
-    def _run_subcommand(self, subcommand: str) -> None:
-        try:
-            super()._run_subcommand(subcommand)
-        except torch.OutOfMemoryError:
-            config = self.config[subcommand]
-            model = config.model.get("albert_config")
-            dims = (f"hidden_size={model.get('hidden_size')}, num_hidden_layers={model.get('num_hidden_layers')}"
-                    if isinstance(model, dict) else f"albert_config={model}")
-            raise TrainingStoppedError(
-                f"out of memory with data.batch_size={config.data.batch_size}, trainer.precision="
-                f"{config.trainer.precision}, {dims}: use a smaller --data.batch_size and a larger "
-                f"--trainer.accumulate_grad_batches (same global batch), or --trainer.precision bf16-mixed") from None
-
 
 def run_cli(model_class, datamodule_class, **kwargs) -> None:
     """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
@@ -112,6 +100,9 @@ def run_cli(model_class, datamodule_class, **kwargs) -> None:
         print(f"stopped by SIGTERM after the current batch; the state is in checkpoints/{SigtermCheckpoint.FILE_NAME}: "
               "rerun with --ckpt_path last to continue", file=sys.stderr)
         sys.exit(143)
+    except torch.OutOfMemoryError as e:
+        print(f"error: {getattr(e, 'advice', e)}", file=sys.stderr)  # advice: callbacks.OutOfMemoryAdvice
+        sys.exit(2)
     except (UserInputError, TrainingStoppedError) as e:
         # Errors raised in DataLoader workers come back wrapped with the worker's traceback: keep the message.
         message = [line for line in str(e).strip().splitlines() if line.strip()][-1]

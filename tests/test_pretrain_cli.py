@@ -19,8 +19,12 @@ def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_pat
     args = TOY + ["--data.train_files", str(reviews / "reviews_train.tfrecord"), "--data.tokenizer",
                   str(reviews / "reviews_spm.model"), "--model.vocab_size", "1600", "--model.warmup_steps", "4",
                   "--trainer.default_root_dir", str(tmp_path)]
-    first = run_script("pretrain.py", *args, "--trainer.max_steps", "10")
+    first = run_script("pretrain.py", *args, "--trainer.max_steps", "10", "--progress_log.every_n_steps", "5")
     assert first.returncode == 0, first.stderr[-3000:]
+    # stdout is a pipe, not a terminal: a progress line every 5 steps, as a SLURM log would get
+    progress = [line for line in first.stdout.splitlines() if line.startswith("step ")]
+    assert [line.split()[1] for line in progress] == ["5/10", "10/10"], first.stdout[-2000:]
+    assert all(f" {name} " in progress[-1] for name in ("loss", "mlm_accuracy", "sop_accuracy", "sequences/s", "eta"))
     ckpt_dir = tmp_path / "checkpoints"
     assert {"last.ckpt", "best.ckpt"} <= {p.name for p in ckpt_dir.iterdir()}
     after_first = torch.load(ckpt_dir / "last.ckpt", map_location="cpu", weights_only=False)
@@ -28,8 +32,10 @@ def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_pat
     assert after_first["PretrainingDataModule"]["tokenizer"]["file_name"] == "reviews_spm.model"
     shutil.copy(ckpt_dir / "last.ckpt", tmp_path / "first.ckpt")
 
-    second = run_script("pretrain.py", *args, "--trainer.max_steps", "20", "--ckpt_path", "last")
+    second = run_script("pretrain.py", *args, "--trainer.max_steps", "20", "--ckpt_path", "last",
+                        "--progress_log.every_n_steps", "5")
     assert second.returncode == 0, second.stderr[-3000:]
+    assert [line.split()[1] for line in second.stdout.splitlines() if line.startswith("step ")] == ["15/20", "20/20"]
     resumed = torch.load(ckpt_dir / "last.ckpt", map_location="cpu", weights_only=False)
     assert resumed["global_step"] == 20
     scheduler = resumed["lr_schedulers"][0]
