@@ -1,20 +1,58 @@
 """Building an ALBERT (or BERT): its config (from a file, a dict or a checkpoint) and its initial weights.
 
-Shared by the pretraining and token-classification modules, so both accept the same sources:
+``build_model`` is the one way both LightningModules build theirs, so both accept the same sources:
 a Google/HF ``albert_config.json``, a dict in YAML, our ``.ckpt`` files and ``save_pretrained`` directories.
 """
 from __future__ import annotations
 
 import json
 import os
-from typing import Optional, Union
+from typing import Callable, MutableMapping, Optional, Union
 
 import torch
 import yaml
 from transformers import PretrainedConfig
 
 from datamodules.errors import UserInputError
-from lightning_modules.backbones import BACKBONES, backbone
+from lightning_modules.backbones import BACKBONES, Backbone, backbone, resolve_model_type
+
+PRETRAINING, TOKEN_CLASSIFICATION = "pretraining", "token_classification"
+
+
+def build_model(task: str, albert_config: Union[str, dict, None], model_type: Optional[str], init_from: Optional[str],
+                vocab_size: Optional[int] = None,
+                configure: Callable[[Backbone, PretrainedConfig], None] = lambda family, config: None,
+                ) -> tuple[Backbone, PretrainedConfig, torch.nn.Module]:
+    """The family, config and transformers model for ``task`` (``pretraining`` or ``token_classification``).
+
+    Reads ``init_from``'s weights and stored config (a task head starts from its encoder only), resolves
+    the family, loads the config (``albert_config`` wins over the stored one), lets ``configure`` set the
+    task's fields (labels, dropout), builds the model and loads the matching weights.
+    """
+    head_on_encoder = task == TOKEN_CLASSIFICATION
+    weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=head_on_encoder) if init_from
+                                           else ({}, None, None))
+    family = backbone(resolve_model_type(model_type, stored_type, init_from))
+    if albert_config is None and stored_config is None:
+        raise UserInputError("model.albert_config is required when model.init_from is not given "
+                             "(or carries no config)")
+    config = load_albert_config(albert_config if albert_config is not None else stored_config, vocab_size,
+                                family.name)
+    configure(family, config)
+    model = (family.token_classification_class if head_on_encoder else family.pretraining_class)(config)
+    if weights:
+        load_matching_weights(model.base_model if head_on_encoder else model, weights, init_from)
+    return family, config, model
+
+
+def store_resolved(hparams: MutableMapping, family: Backbone, config: PretrainedConfig) -> None:
+    """Replace what the model was built from by what it is, so a checkpoint rebuilds it on its own (the
+    weights are in the checkpoint: ``init_from`` is not read again, and may since have been deleted)."""
+    hparams["model_type"] = family.name
+    hparams["albert_config"] = config_fields(config)
+    hparams["init_from"] = None
+    if "vocab_size" in hparams:
+        hparams["vocab_size"] = None  # in albert_config
 
 
 def load_albert_config(albert_config: Union[str, dict, None], vocab_size: Optional[int] = None,

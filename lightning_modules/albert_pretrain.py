@@ -15,10 +15,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 from datamodules.errors import TrainingStoppedError
-from lightning_modules.albert_init import (
-    config_fields, load_albert_config, load_matching_weights, read_init_weights,
-)
-from lightning_modules.backbones import backbone, resolve_model_type
+from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
 
@@ -58,18 +55,10 @@ class AlbertPretrainModule(pl.LightningModule):
         max_nonfinite_steps: int = 10,
     ):
         super().__init__()
-        weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=False) if init_from
-                                               else ({}, None, None))
-        self.backbone = backbone(resolve_model_type(model_type, stored_type, init_from))
-        self.config = load_albert_config(albert_config if albert_config is not None else stored_config, vocab_size,
-                                         self.backbone.name)
-        self.model = self.backbone.pretraining_class(self.config)
-        if weights:
-            load_matching_weights(self.model, weights, init_from)
+        self.backbone, self.config, self.model = build_model(PRETRAINING, albert_config, model_type, init_from,
+                                                             vocab_size)
         self.save_hyperparameters()
-        self.hparams.model_type = self.backbone.name
-        self.hparams.albert_config = config_fields(self.config)  # self-contained checkpoints
-        self.hparams.vocab_size = None  # already in albert_config
+        store_resolved(self.hparams, self.backbone, self.config)
         self._last_batch_time: Optional[float] = None
         self._nonfinite_in_a_row = 0
         self._skipped_steps = 0

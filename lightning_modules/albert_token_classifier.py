@@ -16,10 +16,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from datamodules.errors import UserInputError
 from datamodules.token_classification import IGNORE_INDEX, LABEL_SCHEMES
-from lightning_modules.albert_init import (
-    config_fields, load_albert_config, load_matching_weights, read_init_weights,
-)
-from lightning_modules.backbones import backbone, resolve_model_type
+from lightning_modules.albert_init import TOKEN_CLASSIFICATION, build_model, store_resolved
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
 from lightning_modules.span_metrics import SpanF1
 
@@ -67,28 +64,19 @@ class AlbertTokenClassifierModule(pl.LightningModule):
             raise UserInputError("model.label_names must start with 'O' (it is linked from the data)")
         if label_scheme not in LABEL_SCHEMES:
             raise UserInputError(f"model.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
-        weights, stored_config, stored_type = (read_init_weights(init_from, encoder_only=True) if init_from
-                                               else ({}, None, None))
-        self.backbone = backbone(resolve_model_type(model_type, stored_type, init_from))
-        if albert_config is None and stored_config is None:
-            raise UserInputError("model.albert_config is required when model.init_from is not given "
-                                 "(or carries no config)")
-        config = load_albert_config(albert_config if albert_config is not None else stored_config,
-                                    model_type=self.backbone.name)
-        config.num_labels = len(label_names)
-        config.id2label = dict(enumerate(label_names))
-        config.label2id = {name: i for i, name in enumerate(label_names)}
-        setattr(config, self.backbone.classifier_dropout_field, classifier_dropout)
-        if hidden_dropout is not None:
-            config.hidden_dropout_prob = hidden_dropout
-        self.config = config
-        self.model = self.backbone.token_classification_class(config)
-        if weights:
-            load_matching_weights(self.model.base_model, weights, init_from)
+
+        def configure(family, config) -> None:
+            config.num_labels = len(label_names)
+            config.id2label = dict(enumerate(label_names))
+            config.label2id = {name: i for i, name in enumerate(label_names)}
+            setattr(config, family.classifier_dropout_field, classifier_dropout)
+            if hidden_dropout is not None:
+                config.hidden_dropout_prob = hidden_dropout
+
+        self.backbone, self.config, self.model = build_model(TOKEN_CLASSIFICATION, albert_config, model_type,
+                                                             init_from, configure=configure)
         self.save_hyperparameters()
-        self.hparams.model_type = self.backbone.name
-        self.hparams.albert_config = config_fields(config)  # self-contained checkpoints
-        self.hparams.init_from = None  # weights are in the checkpoint; do not reload them on restore
+        store_resolved(self.hparams, self.backbone, self.config)
         self.val_spans, self.test_spans = SpanF1(label_names, label_scheme), SpanF1(label_names, label_scheme)
         accuracy = dict(num_classes=len(label_names), ignore_index=IGNORE_INDEX, average="micro")
         self.val_accuracy, self.test_accuracy = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)

@@ -96,6 +96,22 @@ def test_init_from_checkpoint_and_hf_directory(tmp_path):
         AlbertPretrainModule(albert_config=config, init_from=str(tmp_path / "missing.ckpt"))
 
 
+def test_checkpoint_loads_after_its_init_directory_is_gone(tmp_path):
+    """The checkpoint holds the weights and the resolved config, so the init source is not read again."""
+    import lightning
+    import shutil
+
+    AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}).model.save_pretrained(tmp_path / "hf")
+    module = AlbertPretrainModule(init_from=str(tmp_path / "hf"), learning_rate=0.01)
+    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
+                "pytorch-lightning_version": lightning.__version__}, tmp_path / "run.ckpt")
+    shutil.rmtree(tmp_path / "hf")
+    restored = AlbertPretrainModule.load_from_checkpoint(tmp_path / "run.ckpt", map_location="cpu")
+    assert restored.hparams.init_from is None and restored.hparams.learning_rate == 0.01
+    for (name, a), b in zip(module.state_dict().items(), restored.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
 def test_bad_albert_config(tmp_path):
     with pytest.raises(UserInputError, match="does not exist"):
         AlbertPretrainModule(albert_config=str(tmp_path / "nope.json"))
