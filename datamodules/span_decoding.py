@@ -19,28 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from datamodules.bio import label_index, tag_runs
 from datamodules.words import NO_WORD, is_first_subtoken, word_ids
 
 _MIN_PROB = 1e-12  # log(0) guard: merged windows can hold exact zeros
 _OPENING, _CLOSING = "([{", ")]}"
-
-
-def bio_token_spans(label_ids, label_names: list[str]) -> list[tuple[int, int, str]]:
-    """(first, last+1, type) runs from BIO label ids; an I- that continues nothing starts an entity."""
-    spans, current = [], None
-    for i, label in enumerate(label_ids):
-        tag, _, kind = label_names[label].partition("-")
-        if tag == "I" and current is not None and current[2] == kind:
-            current[1] = i + 1
-            continue
-        if current is not None:
-            spans.append(tuple(current))
-            current = None
-        if tag in ("B", "I"):
-            current = [i, i + 1, kind]
-    if current is not None:
-        spans.append(tuple(current))
-    return spans
 
 
 class WindowMerger:
@@ -71,7 +54,7 @@ class BioTransitions:
     @classmethod
     def for_labels(cls, label_names: list[str]) -> "BioTransitions":
         tags = [name.partition("-") for name in label_names]
-        index = {name: i for i, name in enumerate(label_names)}
+        index = label_index(label_names)
         is_inside = np.array([tag == "I" for tag, _, _ in tags])
         kinds = np.array([kind for _, _, kind in tags], dtype=object)
         same_entity = (kinds[:, None] == kinds[None, :]) & np.array([tag != "O" for tag, _, _ in tags])[:, None]
@@ -151,7 +134,7 @@ def decode_entities(text: str, offsets: list[tuple[int, int]], probs: np.ndarray
     labels = viterbi(scores, transitions)
     confidence = np.exp(scores[np.arange(len(labels)), labels])
     entities: list[dict] = []
-    for first_word, end_word, kind in bio_token_spans(labels.tolist(), label_names):
+    for first_word, end_word, kind in tag_runs([label_names[i] for i in labels.tolist()]):
         start, end = trim_span(text, word_start[first_word], word_end[end_word - 1])
         if start == end:
             continue  # punctuation only

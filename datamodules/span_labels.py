@@ -14,10 +14,10 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
+from datamodules.bio import BIO_LABEL, tag_runs
 from datamodules.errors import UserInputError
 
 CSV_ENTITY_TYPE = "Dish"
-_BIO_LABEL = re.compile(r"^(O|[BI]-\S+)$")
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def read_bio_examples(path: str) -> list[TextExample]:
                 start_line = number + 1
                 continue
             parts = line.split("\t")
-            if len(parts) != 2 or not parts[0] or not _BIO_LABEL.match(parts[1]):
+            if len(parts) != 2 or not parts[0] or not BIO_LABEL.match(parts[1]):
                 raise UserInputError(f"{path}:{number}: expected 'token<TAB>label' with label O, B-TYPE or I-TYPE, "
                                      f"got {line[:60]!r}")
             tokens.append((parts[0], parts[1]))
@@ -127,25 +127,13 @@ def read_bio_examples(path: str) -> list[TextExample]:
 
 
 def _bio_sentence(tokens: list[tuple[str, str]], source: str) -> TextExample:
-    text_parts, spans = [], []
-    offset = 0
-    current: list = []  # [start, end, type] of the entity being read
-    for token, label in tokens:
-        start, end = offset, offset + len(token)
-        text_parts.append(token)
-        offset = end + 1
-        tag, _, kind = label.partition("-")
-        if tag == "I" and current and current[2] == kind:
-            current[1] = end
-            continue
-        if current:
-            spans.append(Span(*current))
-            current = []
-        if tag in ("B", "I"):
-            current = [start, end, kind]
-    if current:
-        spans.append(Span(*current))
-    return TextExample(" ".join(text_parts), spans, source)
+    starts, offset = [], 0
+    for token, _ in tokens:
+        starts.append(offset)
+        offset += len(token) + 1
+    spans = [Span(starts[first], starts[end - 1] + len(tokens[end - 1][0]), kind)
+             for first, end, kind in tag_runs([label for _, label in tokens])]
+    return TextExample(" ".join(token for token, _ in tokens), spans, source)
 
 
 def looks_like_bio(path: str) -> bool:
@@ -158,7 +146,7 @@ def looks_like_bio(path: str) -> bool:
         for line in f:
             if line.strip():
                 parts = line.rstrip("\n").split("\t")
-                return len(parts) == 2 and bool(_BIO_LABEL.match(parts[1]))
+                return len(parts) == 2 and bool(BIO_LABEL.match(parts[1]))
     return False
 
 
@@ -220,8 +208,3 @@ def read_corpus(paths: list[str], entity_types: list[str] | None = None,
     for examples in by_file.values():
         _select_types(examples, lowered, entity_types)
     return by_file
-
-
-def label_names_for(types: set[str]) -> list[str]:
-    """``O`` then ``B-T``, ``I-T`` for each type in sorted order: the label ids of the model."""
-    return ["O"] + [f"{tag}-{t}" for t in sorted(types) for tag in ("B", "I")]

@@ -18,7 +18,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.errors import UserInputError
-from datamodules.span_labels import Span, TextExample, label_names_for, read_corpus
+from datamodules.bio import label_index, label_names_for
+from datamodules.span_labels import Span, TextExample, read_corpus
 from datamodules.tokenization import (
     Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
 )
@@ -207,10 +208,10 @@ class TokenClassificationDataModule(pl.LightningDataModule):
                              "model.init_from is a checkpoint or HF directory that carries one")
 
     def setup(self, stage: str) -> None:
-        label_index = {name: i for i, name in enumerate(self.label_names)}
+        index = label_index(self.label_names)
         for split, examples in self.examples.items():
             if split not in self.datasets:
-                encoded = [encode_text(self.tokenizer, e, label_index, self.label_scheme) for e in examples]
+                encoded = [encode_text(self.tokenizer, e, index, self.label_scheme) for e in examples]
                 self.datasets[split] = TokenWindows(encoded, self.tokenizer, self.hparams.max_seq_length,
                                                     self.hparams.window_overlap)
 

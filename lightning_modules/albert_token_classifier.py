@@ -14,6 +14,7 @@ import lightning.pytorch as pl
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
+from datamodules.bio import label_config_fields
 from datamodules.errors import UserInputError
 from datamodules.token_classification import IGNORE_INDEX, LABEL_SCHEMES
 from lightning_modules.albert_init import TOKEN_CLASSIFICATION, build_model, store_resolved
@@ -66,9 +67,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
             raise UserInputError(f"model.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
 
         def configure(family, config) -> None:
-            config.num_labels = len(label_names)
-            config.id2label = dict(enumerate(label_names))
-            config.label2id = {name: i for i, name in enumerate(label_names)}
+            config.update(label_config_fields(label_names))
             setattr(config, family.classifier_dropout_field, classifier_dropout)
             if hidden_dropout is not None:
                 config.hidden_dropout_prob = hidden_dropout

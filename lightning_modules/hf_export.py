@@ -16,6 +16,7 @@ import tempfile
 
 from transformers import AlbertTokenizer, BertTokenizerFast
 
+from datamodules.bio import label_config_fields
 from datamodules.errors import UserInputError
 from datamodules.tokenization import load_checkpoint_file, stored_tokenizer
 from lightning_modules.albert_init import load_albert_config
@@ -51,9 +52,7 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
     config = load_albert_config(hparams["albert_config"], model_type=family.name)
     if hparams.get("label_names"):
         names = hparams["label_names"]
-        config.num_labels = len(names)
-        config.id2label = dict(enumerate(names))
-        config.label2id = {n: i for i, n in enumerate(names)}
+        config.update(label_config_fields(names))
         model = family.token_classification_class(config)
     else:
         model = family.pretraining_class(config)

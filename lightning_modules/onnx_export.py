@@ -25,6 +25,7 @@ import tempfile
 import numpy as np
 import torch
 
+from datamodules.bio import label_index
 from datamodules.errors import UserInputError
 from datamodules.span_labels import TextExample, read_examples
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
@@ -101,8 +102,8 @@ def _check_examples(check_input: str | None) -> list[TextExample]:
 
 def _logit_difference(torch_tagger, onnx_tagger, examples: list[TextExample], batch_size: int = 32) -> float:
     """Largest |logit difference| on the real tokens of every window of ``examples``."""
-    label_index = {name: i for i, name in enumerate(torch_tagger.label_names)}
-    encoded = [encode_text(torch_tagger.tokenizer, TextExample(e.text), label_index) for e in examples]
+    index = label_index(torch_tagger.label_names)
+    encoded = [encode_text(torch_tagger.tokenizer, TextExample(e.text), index) for e in examples]
     windows = TokenWindows(encoded, torch_tagger.tokenizer, torch_tagger.max_seq_length, torch_tagger.window_overlap)
     largest = 0.0
     for first in range(0, len(windows), batch_size):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
+from datamodules.bio import label_index
 from datamodules.span_decoding import TextDecoder
 from datamodules.span_labels import TextExample
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
@@ -40,7 +41,7 @@ class SpanPredictor:
         self.tagger = load_tagger(model_path, backend, device)
         self.label_names = self.tagger.label_names
         self.tokenizer = self.tagger.tokenizer
-        self._label_index = {name: i for i, name in enumerate(self.label_names)}
+        self._label_index = label_index(self.label_names)
 
     def predict(self, texts: list[str], batch_size: int = 32) -> list[list[dict]]:
         """Entities per text: ``{"text", "start", "end", "type", "score"}``, character offsets into the text."""

@@ -5,7 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from datamodules.span_decoding import BioTransitions, bio_token_spans, decode_entities, trim_span, viterbi
+from datamodules.bio import tag_runs
+from datamodules.span_decoding import BioTransitions, decode_entities, trim_span, viterbi
 from datamodules.tokenization import load_tokenizer
 
 LABELS = ["O", "B-Dish", "I-Dish"]
@@ -105,4 +106,4 @@ def test_trimming_keeps_punctuation_inside_a_dish():
 
 
 def test_bio_runs_read_leniently():
-    assert bio_token_spans([0, 2, 2, 0, 1, 1], LABELS) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]
+    assert tag_runs([LABELS[i] for i in (0, 2, 2, 0, 1, 1)]) == [(1, 3, "Dish"), (4, 5, "Dish"), (5, 6, "Dish")]

@@ -1,7 +1,8 @@
 import pytest
 
 from datamodules.errors import UserInputError
-from datamodules.span_labels import find_occurrences, label_names_for, read_corpus, read_examples
+from datamodules.bio import label_names_for
+from datamodules.span_labels import find_occurrences, read_corpus, read_examples
 
 
 def write_csv(tmp_path, rows, header="review,dish_name"):
