@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench reviews-model clean
+.PHONY: setup test demo bench reviews-model dish-tagger clean
 
 setup: $(STAMP)
 
@@ -55,9 +55,27 @@ reviews-model: setup
 	  --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --num_shards 4 --quiet --overwrite
 	rm -rf $(REVIEWS)/pretrain
 	$(PY) scripts/pretrain.py fit --config configs/pretrain_reviews.yaml --trainer.enable_progress_bar false
-	$(PY) scripts/export_hf.py --ckpt $(REVIEWS)/pretrain/checkpoints/last.ckpt --output models/albert-reviews-small --overwrite
+	$(PY) scripts/export_hf.py --ckpt $(REVIEWS)/pretrain/checkpoints/last.ckpt --output $(REVIEWS)/export --overwrite
+	cp $(REVIEWS)/export/* models/albert-reviews-small/  # beside the model card, which stays
 	$(PY) scripts/plot_curves.py --logdir $(REVIEWS)/pretrain --output models/albert-reviews-small/curves.png \
 	  --tags train/loss val/mlm_accuracy val/sop_accuracy
+
+# models/dish-tagger-small: configs/finetune_dish.yaml from models/albert-reviews-small on menu_ner + nyt_dish +
+# mit_restaurant's Dish spans (its other types dropped), seed 1; then its test F1 on each corpus's test split.
+TAGGER := runs/dish-tagger
+D := $(SHARED_DATA)
+TAGGER_ARGS := --config configs/finetune_dish.yaml --model.init_from models/albert-reviews-small --seed_everything 1 \
+	--data.train_file '[$(D)/menu_ner/train.bio, $(D)/nyt_dish/train.csv, $(D)/mit_restaurant/train.bio]' \
+	--data.val_file '[$(D)/menu_ner/valid.bio, $(D)/nyt_dish/val.csv]' --data.entity_types Dish \
+	--data.label_map '{MENU: Dish}' --trainer.default_root_dir $(TAGGER) --trainer.enable_progress_bar false
+dish-tagger: setup
+	rm -rf $(TAGGER)
+	$(PY) scripts/finetune.py fit $(TAGGER_ARGS)
+	for test in menu_ner/test.bio mit_restaurant/test.bio nyt_dish/test.csv; do \
+	  $(PY) scripts/finetune.py test $(TAGGER_ARGS) --data.test_file $(D)/$$test --ckpt_path $(TAGGER)/checkpoints/best.ckpt \
+	    | grep -E "test/(f1|precision|recall) " | sed "s|^|$$test |"; done
+	$(PY) scripts/export_hf.py --ckpt $(TAGGER)/checkpoints/best.ckpt --output $(TAGGER)/export --overwrite
+	mkdir -p models/dish-tagger-small && cp $(TAGGER)/export/* models/dish-tagger-small/  # beside the model card
 
 clean:
 	rm -rf runs
