@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from datamodules.corpus_formats import Corpus, UnsplitDocument
+from datamodules.errors import UserInputError
 
 DEFAULT_DOCUMENTS_PER_PIECE = 5000  # a ~35 MB shard of reviews at seq 128, dupe 5: memory stays in the hundreds of MB
 
@@ -54,8 +55,13 @@ def shard_is_complete(path: str) -> bool:
 
 def slurm_array_task() -> tuple[int, int]:
     """(num_tasks, task_index) of a SLURM job array (``--array=1-8`` gives tasks 0..7), else (1, 0)."""
-    count = os.environ.get("SLURM_ARRAY_TASK_COUNT")
-    task_id = os.environ.get("SLURM_ARRAY_TASK_ID")
-    if count is None or task_id is None:
+    names = ("SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_MIN")
+    values = [os.environ.get(name) for name in names]
+    if values[0] is None or values[1] is None:
         return 1, 0
-    return int(count), int(task_id) - int(os.environ.get("SLURM_ARRAY_TASK_MIN", "0"))
+    try:
+        count, task_id, first = (int(v) for v in (values[0], values[1], values[2] or "0"))
+    except ValueError:
+        raise UserInputError(f"{', '.join(f'{n}={v}' for n, v in zip(names, values) if v is not None)}: expected "
+                             "integers (or give --num_tasks and --task_index)") from None
+    return count, task_id - first

@@ -9,6 +9,7 @@ import pytest
 
 from conftest import REPO, assert_one_line_error, run_script
 from datamodules.corpus_pieces import piece_shard_path, slurm_array_task
+from datamodules.errors import UserInputError
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import MaskingConfig
@@ -135,6 +136,9 @@ def test_slurm_array_sets_the_task(monkeypatch):
     monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "5")
     monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")  # --array=1-8
     assert slurm_array_task() == (8, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "x")
+    with pytest.raises(UserInputError, match="SLURM_ARRAY_TASK_ID=x, .*: expected integers"):
+        slurm_array_task()
 
 
 @pytest.mark.parametrize("case", ["missing", "glob", "empty", "no_vocab", "bad_flag", "bad_task"])
