@@ -52,7 +52,7 @@ reviews-model: setup
 	$(PY) scripts/build_vocab.py --input $(REVIEW_CORPORA) --model-prefix $(REVIEWS)/vocab/spm --vocab-size 8000 --overwrite
 	$(PY) scripts/create_pretraining_data.py --input_file "$(subst $(eval) ,$(comma),$(REVIEW_CORPORA))" \
 	  --output_file $(REVIEWS)/data/train.tfrecord --spm_model_file $(REVIEWS)/vocab/spm.model \
-	  --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --num_shards 4 --quiet --overwrite
+	  --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --quiet --overwrite
 	rm -rf $(REVIEWS)/pretrain
 	$(PY) scripts/pretrain.py fit --config configs/pretrain_reviews.yaml --trainer.enable_progress_bar false
 	$(PY) scripts/export_hf.py --ckpt $(REVIEWS)/pretrain/checkpoints/last.ckpt --output $(REVIEWS)/export --overwrite

@@ -21,7 +21,7 @@ import csv
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Union
 
 from datamodules.errors import UserInputError
 from datamodules.files import expand_input_files
@@ -71,21 +71,31 @@ def expand_corpus_files(patterns: str | Iterable[str], default_format: str, what
     return [CorpusFile(path, fmt) for path, fmt in formats.items()]
 
 
+UnsplitDocument = Union[str, list[str]]  # a review's text, or the lines of a ``sentences`` document
+
+
+def split_document(document: UnsplitDocument) -> list[str]:
+    """Sentences of a document from ``Corpus.unsplit_documents``."""
+    return split_review(document) if isinstance(document, str) else document
+
+
 class Corpus:
-    """Iterate ``documents()`` once; ``counts`` is complete when it ends."""
+    """Iterate ``documents()`` (or ``unsplit_documents()``) once; ``counts`` is complete when it ends."""
 
     def __init__(self, files: list[CorpusFile], text_column: str = DEFAULT_TEXT_COLUMN):
         self.files = files
         self.text_column = text_column
         self.counts = CorpusCounts()
 
-    def documents(self) -> Iterator[list[str]]:
+    def unsplit_documents(self) -> Iterator[tuple[int, UnsplitDocument]]:
+        """(file index, document): a review stays one string until ``split_document``, so a reader that
+        uses only some documents (one task of many) does not pay for splitting the others."""
         seen: set[bytes] = set()  # 16-byte digests, not the texts: memory stays small on big corpora
-        for f in self.files:
+        for file_index, f in enumerate(self.files):
             if f.format == "sentences":
                 for document in _sentence_documents(f.path):
-                    self._count(document)
-                    yield document
+                    self.counts.documents += 1
+                    yield file_index, document
                 continue
             for text in _review_texts(f, self.text_column):
                 key = " ".join(text.split())
@@ -97,18 +107,19 @@ class Corpus:
                     self.counts.duplicates += 1
                     continue
                 seen.add(digest)
-                document = split_review(text)
-                self._count(document)
-                yield document
+                self.counts.documents += 1
+                yield file_index, text
+
+    def documents(self) -> Iterator[list[str]]:
+        for _, unsplit in self.unsplit_documents():
+            document = split_document(unsplit)
+            self.counts.sentences += len(document)
+            yield document
 
     def sentences(self) -> Iterator[str]:
         """Every sentence, documents one after another (what a vocabulary is trained on)."""
         for document in self.documents():
             yield from document
-
-    def _count(self, document: list[str]) -> None:
-        self.counts.documents += 1
-        self.counts.sentences += len(document)
 
 
 def _text_lines(path: str) -> Iterator[tuple[int, str]]:

@@ -1,30 +1,44 @@
-"""Corpus -> sharded TFRecords of pretraining instances (the create_pretraining_data stage).
+"""Corpus -> TFRecord shards of pretraining instances, streamed in bounded pieces (the create_pretraining_data stage).
 
 Input: google-research/ALBERT's format (one sentence per line, a blank line between documents) or
-reviews one per line / CSV row / JSONL object, read by ``corpus_formats``.
-Work is cut into fixed chunks of (dupe pass, document) pairs, each with its own seed, so the output
-depends on ``random_seed`` only, never on ``num_workers``. Workers serialize the examples; the parent
-shuffles them all and deals them round-robin into ``num_shards`` files, each written atomically with
-its ``.index``.
+reviews one per line / CSV row / JSONL object, read by ``corpus_formats`` as a stream.
+The stream is cut into pieces of ``documents_per_piece`` documents (``corpus_pieces``). A worker
+makes one piece into one shard: it splits and tokenizes the piece's documents, shuffles them, makes
+``dupe_factor`` passes of instances (the random document of a one-segment chunk's SOP negative comes
+from the same piece), shuffles them and writes ``<stem>-<piece>.tfrecord`` with its ``.lengths`` and
+``.index`` (temporary files renamed, the index last). Memory is bounded by the piece size times the
+pieces in flight (two per worker), never by the corpus: the reader shuffles all records of all
+shards every epoch, so no global shuffle is needed here. Each piece draws from its own seed, made
+from (``random_seed``, piece index), so the output depends on the seed and the piece layout only,
+never on ``num_workers`` or ``num_tasks``.
+
+Task ``task_index`` of ``num_tasks`` makes only its own pieces; it still reads the whole stream, which
+costs little beside tokenizing and lets the duplicate filter see every document as one run would.
+A rerun skips shards already complete (``--overwrite`` makes them again), so a killed task is resumed
+by running it again.
 """
 from __future__ import annotations
 
+import collections
+import glob
 import multiprocessing
+import os
 import random
 import time
 from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
+from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, expand_corpus_files, split_document
+from datamodules.corpus_pieces import (DEFAULT_DOCUMENTS_PER_PIECE, Piece, corpus_pieces, piece_shard_path,
+                                       shard_is_complete, task_pieces)
 from datamodules.errors import UserInputError
-from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, expand_corpus_files
-from datamodules.files import refuse_existing
 from datamodules.pretraining_instances import MaskingConfig, SpecialIds, create_instances_from_document
 from datamodules.tfrecord_io import instance_to_example, write_tfrecord
 from datamodules.tokenization import Tokenizer, load_tokenizer
 
-DOCUMENTS_PER_CHUNK = 64
-ENCODE_BATCH_SENTENCES = 8192  # sentences tokenized per call: big enough for speed, small enough to stream
+PIECES_IN_FLIGHT_PER_WORKER = 2  # one being made, one waiting: workers never idle, memory stays bounded
 
 
 @dataclass
@@ -39,71 +53,80 @@ class DataSummary:
     sop_swapped_or_random: int = 0
     seconds: float = 0.0
     output_files: tuple[str, ...] = ()
+    skipped_files: tuple[str, ...] = ()  # complete shards of an earlier run, left as they were
+
+    def add(self, piece: "DataSummary") -> None:
+        for name in ("documents", "sentences", "instances", "tokens", "masked_tokens", "sop_swapped_or_random"):
+            setattr(self, name, getattr(self, name) + getattr(piece, name))
+        self.output_files += piece.output_files
 
     def line(self) -> str:
+        skipped = f", {len(self.skipped_files)} complete file(s) skipped" if self.skipped_files else ""
         return (f"wrote {self.instances} instances from {self.documents} documents, {self.sentences} sentences "
                 f"({self.duplicates} duplicate documents dropped, {self.empty} empty skipped; {self.tokens} tokens, "
                 f"{self.masked_tokens / max(self.tokens, 1):.1%} masked, "
                 f"SOP label 1: {self.sop_swapped_or_random / max(self.instances, 1):.1%}) "
-                f"to {len(self.output_files)} file(s) in {self.seconds:.1f} s")
+                f"to {len(self.output_files)} file(s){skipped} in {self.seconds:.1f} s")
 
 
-def shard_paths(output_file: str, num_shards: int) -> list[str]:
-    """``out.tfrecord`` for one shard, else ``out-00000-of-00004.tfrecord`` ... (the suffix kept last)."""
-    if num_shards == 1:
-        return [output_file]
-    stem, dot, ext = output_file.rpartition(".")
-    if not dot or "/" in ext:
-        stem, ext = output_file, ""
-    suffix = f".{ext}" if ext else ""
-    return [f"{stem}-{i:05d}-of-{num_shards:05d}{suffix}" for i in range(num_shards)]
-
-
-def read_documents(corpus: Corpus, tokenizer: Tokenizer) -> list[list[list[int]]]:
+def tokenize_documents(documents: list[list[str]], tokenizer: Tokenizer) -> list[list[list[int]]]:
     """Token-id documents: lists of non-empty segments (a sentence with no tokens is left out)."""
-    documents: list[list[list[int]]] = []
-    pending: list[list[str]] = []
-
-    def encode_pending() -> None:
-        ids = iter(tokenizer.encode_lines([s for document in pending for s in document]))
-        for document in pending:
-            segments = [segment for segment in (next(ids) for _ in document) if segment]
-            if segments:
-                documents.append(segments)
-        pending.clear()
-
-    waiting = 0
-    for document in corpus.documents():
-        pending.append(document)
-        waiting += len(document)
-        if waiting >= ENCODE_BATCH_SENTENCES:
-            encode_pending()
-            waiting = 0
-    if pending:
-        encode_pending()
-    return documents
+    ids = iter(tokenizer.encode_lines([s for document in documents for s in document]))
+    tokenized = ([segment for segment in (next(ids) for _ in document) if segment] for document in documents)
+    return [document for document in tokenized if document]
 
 
-# Set in the parent before the pool forks, so workers share the documents without pickling them.
+# Set in the parent before the pool forks, so workers share the tokenizer and settings without pickling.
 _WORKER_STATE: dict = {}
 
 
-def _chunk_examples(chunk: tuple[int, list[int]]) -> tuple[list[bytes], int, int, int]:
-    seed, document_indexes = chunk
+def make_piece_shard(piece: Piece) -> DataSummary:
+    """Tokenize one piece, make its instances and write them, shuffled, to the piece's shard."""
     state = _WORKER_STATE
     cfg: MaskingConfig = state["cfg"]
-    rng = random.Random(seed)
-    examples, tokens, masked, sop = [], 0, 0, 0
-    for d in document_indexes:
-        for inst in create_instances_from_document(state["documents"], d, cfg, state["special"], state["starts"], rng):
-            examples.append(instance_to_example(inst, cfg.max_seq_length, cfg.max_predictions_per_seq))
-            tokens += len(inst.input_ids)
-            masked += len(inst.masked_lm_positions)
-            sop += inst.is_random_next
-    return examples, tokens, masked, sop
+    rng = random.Random(f"{state['random_seed']}:{piece.index}")  # str seeds hash the same in every process
+    documents = tokenize_documents([split_document(d) for d in piece.documents], state["tokenizer"])
+    rng.shuffle(documents)
+    summary = DataSummary(documents=len(documents), sentences=sum(map(len, documents)))
+    records: list[tuple[bytes, int]] = []
+    for _ in range(state["dupe_factor"]):
+        for d in range(len(documents)):
+            for inst in create_instances_from_document(documents, d, cfg, state["special"], state["starts"], rng):
+                records.append((instance_to_example(inst, cfg.max_seq_length, cfg.max_predictions_per_seq),
+                                len(inst.input_ids)))
+                summary.tokens += len(inst.input_ids)
+                summary.masked_tokens += len(inst.masked_lm_positions)
+                summary.sop_swapped_or_random += inst.is_random_next
+    rng.shuffle(records)
+    summary.instances = len(records)
+    if records:  # an empty shard would stop the reader; the piece is made again (quickly) by a rerun
+        path = piece_shard_path(state["output_file"], piece.index)
+        for stale in glob.glob(glob.escape(path) + "*.tmp-*"):  # left by a killed run
+            os.remove(stale)
+        write_tfrecord(path, (r for r, _ in records), [n for _, n in records])
+        summary.output_files = (path,)
+    return summary
 
 
-def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, num_shards: int) -> None:
+def imap_bounded(func: Callable, items: Iterable, num_workers: int) -> Iterator:
+    """``func`` over ``items`` in order, in ``num_workers`` forked processes, with at most
+    PIECES_IN_FLIGHT_PER_WORKER items per worker taken from ``items`` at a time (``Pool.imap`` would
+    read all of them ahead: the whole corpus)."""
+    if num_workers == 1:
+        yield from map(func, items)
+        return
+    with multiprocessing.get_context("fork").Pool(num_workers) as pool:
+        pending: collections.deque = collections.deque()
+        for item in items:
+            pending.append(pool.apply_async(func, (item,)))
+            if len(pending) >= num_workers * PIECES_IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+
+def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, documents_per_piece: int,
+                   num_tasks: int, task_index: int) -> None:
     checks = [
         (cfg.max_seq_length >= 5, f"max_seq_length must be >= 5 ([CLS] A [SEP] B [SEP]), got {cfg.max_seq_length}"),
         (cfg.max_predictions_per_seq >= 1, f"max_predictions_per_seq must be >= 1, got {cfg.max_predictions_per_seq}"),
@@ -112,7 +135,11 @@ def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, num_s
         (cfg.ngram >= 1, f"ngram must be >= 1, got {cfg.ngram}"),
         (dupe_factor >= 1, f"dupe_factor must be >= 1, got {dupe_factor}"),
         (num_workers >= 1, f"num_workers must be >= 1, got {num_workers}"),
-        (num_shards >= 1, f"num_shards must be >= 1, got {num_shards}"),
+        (documents_per_piece >= 2, f"documents_per_piece must be >= 2 (SOP negatives come from another document "
+                                   f"of the piece), got {documents_per_piece}"),
+        (num_tasks >= 1, f"num_tasks must be >= 1, got {num_tasks}"),
+        (0 <= task_index < num_tasks, f"task_index must be in 0..{num_tasks - 1} (num_tasks {num_tasks}), "
+                                      f"got {task_index}"),
     ]
     for ok, message in checks:
         if not ok:
@@ -128,61 +155,46 @@ def create_pretraining_data(
     dupe_factor: int = 10,
     random_seed: int = 12345,
     num_workers: int = 1,
-    num_shards: int = 1,
+    documents_per_piece: int = DEFAULT_DOCUMENTS_PER_PIECE,
+    num_tasks: int = 1,
+    task_index: int = 0,
     overwrite: bool = False,
     progress: bool = True,
     input_format: str = "sentences",
     text_column: str = DEFAULT_TEXT_COLUMN,
 ) -> DataSummary:
-    """``input_format`` is the default for globs without a ``FORMAT:`` prefix (see ``corpus_formats``)."""
+    """Write this task's shards ``<output_file stem>-<piece>.<suffix>``; ``input_format`` is the default for
+    globs without a ``FORMAT:`` prefix (see ``corpus_formats``)."""
     start = time.perf_counter()
-    validate_flags(cfg, dupe_factor, num_workers, num_shards)
+    validate_flags(cfg, dupe_factor, num_workers, documents_per_piece, num_tasks, task_index)
     files = expand_corpus_files(input_file, input_format, "input_file")
-    outputs = shard_paths(output_file, num_shards)
-    refuse_existing(outputs + [f"{o}.index" for o in outputs], overwrite)
     tokenizer = load_tokenizer(tokenizer_file, do_lower_case)
-
     corpus = Corpus(files, text_column)
-    documents = read_documents(corpus, tokenizer)
-    if not documents:
-        raise UserInputError(f"input_file {', '.join(f.path for f in files)}: no text (empty corpus)")
-    rng = random.Random(random_seed)
-    rng.shuffle(documents)
+    summary = DataSummary()
 
-    work = [(d, i) for d in range(dupe_factor) for i in range(len(documents))]
-    chunks = [(rng.getrandbits(63), [i for _, i in work[s:s + DOCUMENTS_PER_CHUNK]])
-              for s in range(0, len(work), DOCUMENTS_PER_CHUNK)]
+    def pieces_to_make() -> Iterator[Piece]:
+        for piece in task_pieces(corpus_pieces(corpus, documents_per_piece), num_tasks, task_index):
+            path = piece_shard_path(output_file, piece.index)
+            if not overwrite and shard_is_complete(path):
+                summary.skipped_files += (path,)
+            else:
+                yield piece
+
     _WORKER_STATE.update(
-        documents=documents, cfg=cfg, starts=tokenizer.is_start_piece,
+        tokenizer=tokenizer, cfg=cfg, starts=tokenizer.is_start_piece, dupe_factor=dupe_factor,
+        random_seed=random_seed, output_file=output_file,
         special=SpecialIds(tokenizer.cls_id, tokenizer.sep_id, tokenizer.mask_id, tokenizer.vocab_size),
     )
-    summary = DataSummary(documents=len(documents), sentences=sum(map(len, documents)),
-                          duplicates=corpus.counts.duplicates, empty=corpus.counts.empty, output_files=tuple(outputs))
-    examples: list[bytes] = []
-    bar = tqdm(total=len(work), unit="doc", desc="instances", disable=not progress or None)
+    bar = tqdm(unit="doc", desc="documents", disable=not progress or None)
     try:
-        if num_workers == 1:
-            results = map(_chunk_examples, chunks)
-            pool = None
-        else:
-            pool = multiprocessing.get_context("fork").Pool(num_workers)
-            results = pool.imap(_chunk_examples, chunks)
-        for (seed, docs), (chunk, tokens, masked, sop) in zip(chunks, results):
-            examples.extend(chunk)
-            summary.tokens += tokens
-            summary.masked_tokens += masked
-            summary.sop_swapped_or_random += sop
-            bar.update(len(docs))
+        for piece_summary in imap_bounded(make_piece_shard, pieces_to_make(), num_workers):
+            summary.add(piece_summary)
+            bar.update(piece_summary.documents)
     finally:
         bar.close()
         _WORKER_STATE.clear()
-        if num_workers > 1:
-            pool.close()
-            pool.join()
-
-    rng.shuffle(examples)
-    for shard, path in enumerate(outputs):
-        write_tfrecord(path, examples[shard::num_shards])
-    summary.instances = len(examples)
+    if corpus.counts.documents == 0:
+        raise UserInputError(f"input_file {', '.join(f.path for f in files)}: no text (empty corpus)")
+    summary.duplicates, summary.empty = corpus.counts.duplicates, corpus.counts.empty
     summary.seconds = time.perf_counter() - start
     return summary

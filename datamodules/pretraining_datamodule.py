@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from datamodules.errors import UserInputError
 from datamodules.files import expand_input_files
 from datamodules.length_buckets import bucketed_order
-from datamodules.tfrecord_io import parse_example, read_record, record_offsets
+from datamodules.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
 from datamodules.tokenization import tokenizer_state
 
 
@@ -47,8 +47,10 @@ class PretrainingRecords(Dataset):
         empty = [f for f, t in zip(files, tables) if len(t) == 0]
         if empty:
             raise UserInputError(f"{empty[0]}: TFRecord file holds no records")
-        self.file_of = np.concatenate([np.full(len(t), i, dtype=np.int64) for i, t in enumerate(tables)])
+        # The record table, 16 bytes a record: (offset, framed length) of record i, and where each file's
+        # records begin (the file of a record is found by binary search, not stored per record).
         self.offsets = np.concatenate(tables)
+        self.file_starts = np.cumsum([0] + [len(t) for t in tables])
         self.vocab_size: Optional[int] = None  # set by check_model_limits: ids must stay below it
         self._real_lengths: Optional[np.ndarray] = None
         self._handles: dict[int, object] = {}
@@ -69,7 +71,7 @@ class PretrainingRecords(Dataset):
         return handle
 
     def example(self, index: int) -> dict[str, np.ndarray]:
-        file_index = int(self.file_of[index])
+        file_index = int(np.searchsorted(self.file_starts, index, side="right")) - 1
         path = self.files[file_index]
         offset, length = (int(x) for x in self.offsets[index])
         data = read_record(self._file(file_index), path, offset, length)
@@ -87,10 +89,17 @@ class PretrainingRecords(Dataset):
         return example
 
     def real_lengths(self) -> np.ndarray:
-        """Real (unpadded) tokens of every record: read once (tens of microseconds a record), then kept."""
+        """Real (unpadded) tokens of every record (uint16): from each shard's ``.lengths`` sidecar where our
+        writer left one, else read from the records (tens of microseconds a record); then kept."""
         if self._real_lengths is None:
-            self._real_lengths = np.fromiter((int(self.example(i)["input_mask"].sum()) for i in range(len(self))),
-                                             dtype=np.int64, count=len(self))
+            parts = []
+            for i, path in enumerate(self.files):
+                start, end = int(self.file_starts[i]), int(self.file_starts[i + 1])
+                stored = stored_real_lengths(path, end - start)
+                parts.append(stored if stored is not None else np.fromiter(
+                    (int(self.example(r)["input_mask"].sum()) for r in range(start, end)), dtype=np.uint16,
+                    count=end - start))
+            self._real_lengths = np.concatenate(parts).astype(np.uint16, copy=False)
         return self._real_lengths
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
@@ -161,7 +170,8 @@ class PretrainingDataModule(pl.LightningDataModule):
         trim_padding: cut each batch to its longest real sequence (same loss, less compute).
         bucket_window: group training records of similar length into batches, sorting within windows of
             this many batches of the shuffled epoch (see the module docstring); 0 = fully random batches.
-            Record lengths are read once at the start (tens of microseconds a record).
+            Record lengths come from each shard's ``.lengths`` file (written by create_pretraining_data),
+            else are read once at the start (tens of microseconds a record).
         skip_corrupt: leave out, with a warning, a truncated last record (a job killed while writing data)
             instead of stopping with an error.
     """

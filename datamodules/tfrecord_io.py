@@ -4,14 +4,16 @@ Framing (TensorFlow's): uint64 length, uint32 masked CRC32C of the length, the s
 ``tf.train.Example``, uint32 masked CRC32C of the data. Examples are built with the ``tfrecord``
 package's protobuf classes; CRCs use its ``masked_crc``, so TensorFlow reads our files.
 An index beside each shard (``<shard>.index``, the ``tfrecord`` package's format: one
-``offset length`` line per record) gives random access without a scan.
+``offset length`` line per record) gives random access without a scan; our writer also leaves
+``<shard>.lengths`` (each record's real token count), so a reader groups records by length without
+reading them. Google-format tools see the shard and its index unchanged.
 """
 from __future__ import annotations
 
 import os
 import struct
 import warnings
-from typing import Iterable
+from typing import Iterable, Sequence
 
 import numpy as np
 from tfrecord import example_pb2
@@ -28,6 +30,10 @@ FLOAT_FEATURES = ("masked_lm_weights",)
 TRAINING_FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
                      "masked_lm_weights", "next_sentence_labels")
 _HEADER = struct.Struct("<QI")
+# ``<shard>.lengths``: the real (unpadded) token count of each record, in record order, as raw
+# little-endian uint16 (2 bytes a record; max_seq_length never comes near 65535).
+LENGTHS_DTYPE = np.dtype("<u2")
+LENGTHS_MAX = np.iinfo(LENGTHS_DTYPE).max
 
 
 class CorruptRecordError(UserInputError):
@@ -39,20 +45,28 @@ def _pad(values: list, length: int, fill=0) -> list:
     return values + [fill] * (length - len(values))
 
 
+def _int_feature(values: list[int]) -> example_pb2.Feature:
+    return example_pb2.Feature(int64_list=example_pb2.Int64List(value=values))
+
+
 def instance_to_example(instance: Instance, max_seq_length: int, max_predictions_per_seq: int) -> bytes:
     """Serialize one instance as a ``tf.train.Example`` with Google's eight features."""
     n = len(instance.input_ids)
     p = len(instance.masked_lm_positions)
-    return TFRecordWriter.serialize_tf_example({
-        "input_ids": (_pad(instance.input_ids, max_seq_length), "int"),
-        "input_mask": (_pad([1] * n, max_seq_length), "int"),
-        "segment_ids": (_pad(instance.segment_ids, max_seq_length), "int"),
-        "token_boundary": (_pad(instance.token_boundary, max_seq_length), "int"),
-        "masked_lm_positions": (_pad(instance.masked_lm_positions, max_predictions_per_seq), "int"),
-        "masked_lm_ids": (_pad(instance.masked_lm_ids, max_predictions_per_seq), "int"),
-        "masked_lm_weights": (_pad([1.0] * p, max_predictions_per_seq, 0.0), "float"),
-        "next_sentence_labels": ([int(instance.is_random_next)], "int"),
-    })
+    feature = {
+        "input_ids": _int_feature(_pad(instance.input_ids, max_seq_length)),
+        "input_mask": _int_feature(_pad([1] * n, max_seq_length)),
+        "segment_ids": _int_feature(_pad(instance.segment_ids, max_seq_length)),
+        "token_boundary": _int_feature(_pad(instance.token_boundary, max_seq_length)),
+        "masked_lm_positions": _int_feature(_pad(instance.masked_lm_positions, max_predictions_per_seq)),
+        "masked_lm_ids": _int_feature(_pad(instance.masked_lm_ids, max_predictions_per_seq)),
+        "masked_lm_weights": example_pb2.Feature(
+            float_list=example_pb2.FloatList(value=_pad([1.0] * p, max_predictions_per_seq, 0.0))),
+        "next_sentence_labels": _int_feature([int(instance.is_random_next)]),
+    }
+    # deterministic: the feature map in key order, so a seed gives the same bytes in every process
+    # (protobuf's default map order differs between processes).
+    return example_pb2.Example(features=example_pb2.Features(feature=feature)).SerializeToString(deterministic=True)
 
 
 def frame_record(data: bytes) -> bytes:
@@ -61,20 +75,42 @@ def frame_record(data: bytes) -> bytes:
     return length + TFRecordWriter.masked_crc(length) + data + TFRecordWriter.masked_crc(data)
 
 
-def write_tfrecord(path: str, records: Iterable[bytes]) -> int:
-    """Write framed records and ``path.index`` via temporary files renamed at the end; return the count."""
+def write_tfrecord(path: str, records: Iterable[bytes], real_lengths: Sequence[int] | None = None) -> int:
+    """Write framed records, ``path.index`` and, given ``real_lengths`` (real tokens per record),
+    ``path.lengths``; each via a temporary file renamed at the end, the index last (the mark of a
+    complete shard). Return the count."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp, tmp_index = f"{path}.tmp-{os.getpid()}", f"{path}.index.tmp-{os.getpid()}"
+    tmp, tmp_index, tmp_lengths = (f"{p}.tmp-{os.getpid()}" for p in (path, f"{path}.index", f"{path}.lengths"))
     count = 0
-    with open(tmp, "wb") as out, open(tmp_index, "w") as index:
-        for data in records:
-            framed = frame_record(data)
-            index.write(f"{out.tell()} {len(framed)}\n")
-            out.write(framed)
-            count += 1
+    # The data file closes first, so the index (and the lengths) are never older than it: readers trust
+    # a sidecar only when it is.
+    with open(tmp_index, "w") as index:
+        with open(tmp, "wb") as out:
+            for data in records:
+                framed = frame_record(data)
+                index.write(f"{out.tell()} {len(framed)}\n")
+                out.write(framed)
+                count += 1
+    if real_lengths is not None:
+        lengths = np.asarray(real_lengths, dtype=np.int64)
+        if len(lengths) != count or (count and not 0 <= lengths.min() <= lengths.max() <= LENGTHS_MAX):
+            raise ValueError(f"{path}: {len(lengths)} real lengths for {count} records, each must be 0..{LENGTHS_MAX}")
+        lengths.astype(LENGTHS_DTYPE).tofile(tmp_lengths)
     os.replace(tmp, path)
+    if real_lengths is not None:
+        os.replace(tmp_lengths, f"{path}.lengths")
     os.replace(tmp_index, f"{path}.index")
     return count
+
+
+def stored_real_lengths(path: str, records: int) -> np.ndarray | None:
+    """Real tokens per record from ``path.lengths`` (our writer's sidecar), or None when there is none
+    current (older than the data) with one entry per record: files written by other tools."""
+    lengths_path = f"{path}.lengths"
+    if not os.path.isfile(lengths_path) or os.path.getmtime(lengths_path) < os.path.getmtime(path):
+        return None
+    lengths = np.fromfile(lengths_path, dtype=LENGTHS_DTYPE)
+    return lengths if len(lengths) == records else None
 
 
 def record_offsets(path: str, skip_truncated_tail: bool = False) -> np.ndarray:

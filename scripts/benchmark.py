@@ -40,7 +40,8 @@ positions, AdamW) on the same windows and labels from the same initial weights, 
 after each of ours so that machine load hits both alike; plus the seed's own batch size 1 on a subset.
 
 datagen: create_pretraining_data (datamodules/pretraining_data.py, what scripts/create_pretraining_data.py
-runs) on a corpus. For nyt_dish/reviews.txt with seq 128 / dupe 5 it is compared with the recorded
+runs) on a corpus: instances/s (in all and per worker) and the peak memory of the whole process tree
+(parent and workers), summed RSS and summed PSS (shared pages shared out). For nyt_dish/reviews.txt with seq 128 / dupe 5 it is compared with the recorded
 time of google-research/ALBERT's script for that job (../shared/data/google_tfrecord/README.md: 28.5 s
 wall, one process), since TensorFlow is not installed here.
 
@@ -56,6 +57,8 @@ import sys
 import time
 
 import torch
+
+from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE
 
 
 def matmul_peak_gflops(dtype: torch.dtype, n: int = 512, repeats: int = 5, budget_s: float = 2.0) -> float:
@@ -517,28 +520,95 @@ GOOGLE_DATAGEN = {"input": "nyt_dish/reviews.txt", "max_seq_length": 128, "max_p
                   "dupe_factor": 5, "seconds": 28.5, "import_seconds": 2.4, "instances": 14734}
 
 
+class ProcessTreeMemory:
+    """Peak memory of this process and all its descendants (the forked workers), summed, sampled every
+    ``interval`` seconds from /proc (Linux) in a thread: ``peak_rss`` counts pages shared after a fork
+    (torch's, imported by the tfrecord package) once per process, as ``ps`` would add them up;
+    ``peak_pss`` shares them out (/proc/PID/smaps_rollup), the memory the tree really holds."""
+
+    def __init__(self, interval: float = 0.05):
+        import threading
+
+        self.interval, self.peak_rss, self.peak_pss = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _tree(root: int) -> list[int]:
+        import os
+
+        children: dict[int, list[int]] = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except OSError:  # ended meanwhile
+                    continue
+                children.setdefault(ppid, []).append(int(name))
+        tree, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += children.get(pid, [])
+        return tree
+
+    @staticmethod
+    def _kilobytes(path: str, field: str) -> int:
+        try:
+            with open(path) as f:
+                return next((int(line.split()[1]) for line in f if line.startswith(field)), 0)
+        except OSError:
+            return 0
+
+    def _sample(self) -> None:
+        import os
+
+        while True:
+            tree = self._tree(os.getpid())
+            rss = sum(self._kilobytes(f"/proc/{pid}/status", "VmRSS:") for pid in tree)
+            pss = sum(self._kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss * 1024), max(self.peak_pss, pss * 1024)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> "ProcessTreeMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
 def bench_datagen(args) -> dict:
     """create_pretraining_data (the function scripts/create_pretraining_data.py calls) on a corpus."""
     import os
     import tempfile
 
-    from datamodules.files import expand_input_files
+    from datamodules.corpus_formats import expand_corpus_files
     from datamodules.pretraining_data import create_pretraining_data
     from datamodules.pretraining_instances import MaskingConfig
 
     cfg = MaskingConfig(max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
                         masked_lm_prob=args.masked_lm_prob)
-    input_mb = sum(os.path.getsize(f) for f in expand_input_files(args.input, "--input")) / 1e6
-    with tempfile.TemporaryDirectory() as tmp:
+    input_mb = sum(os.path.getsize(f.path) for f in expand_corpus_files(args.input, "sentences", "--input")) / 1e6
+    with tempfile.TemporaryDirectory() as tmp, ProcessTreeMemory() as memory:
         start = time.perf_counter()
         summary = create_pretraining_data(args.input, os.path.join(tmp, "bench.tfrecord"), args.vocab, cfg,
-                                          dupe_factor=args.dupe_factor, num_workers=args.workers, progress=False)
+                                          dupe_factor=args.dupe_factor, num_workers=args.workers,
+                                          documents_per_piece=args.documents_per_piece, progress=False)
         seconds = time.perf_counter() - start
+        output_mb = sum(os.path.getsize(f) for f in summary.output_files) / 1e6
     result = {"benchmark": "datagen", "input": args.input, "vocab": args.vocab, "workers": args.workers,
               "max_seq_length": args.max_seq_length, "max_predictions_per_seq": args.max_predictions_per_seq,
               "dupe_factor": args.dupe_factor, "masked_lm_prob": args.masked_lm_prob,
-              "instances": summary.instances, "input_mb": input_mb, "seconds": seconds,
-              "instances_per_s": summary.instances / seconds, "input_mb_per_s": input_mb / seconds}
+              "documents_per_piece": args.documents_per_piece, "shards": len(summary.output_files),
+              "instances": summary.instances, "input_mb": input_mb, "output_mb": output_mb, "seconds": seconds,
+              "instances_per_s": summary.instances / seconds,
+              "instances_per_s_per_worker": summary.instances / seconds / args.workers,
+              "input_mb_per_s": input_mb / seconds,
+              "peak_tree_rss_mb": memory.peak_rss / 1e6, "peak_tree_pss_mb": memory.peak_pss / 1e6}
     g = GOOGLE_DATAGEN
     same_job = (args.input.replace(os.sep, "/").endswith(g["input"]) and args.max_seq_length == g["max_seq_length"]
                 and args.max_predictions_per_seq == g["max_predictions_per_seq"]
@@ -604,10 +674,13 @@ def main(argv=None) -> int:
     serve.add_argument("--seconds", type=float, default=30.0, help="per phase (clean, then with malformed requests)")
     serve.add_argument("--batch-timeout", type=float, default=0.005)
     serve.add_argument("--json", action="store_true", help="compact JSON (default: indented)")
-    gen = sub.add_parser("datagen", help="create_pretraining_data on a corpus: instances/s, MB/s, vs Google's script")
-    gen.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between documents")
+    gen = sub.add_parser("datagen", help="create_pretraining_data on a corpus: instances/s, peak memory of the "
+                                         "process tree, vs Google's script")
+    gen.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between documents "
+                                                    "(or FORMAT:GLOB, e.g. lines:reviews.txt)")
     gen.add_argument("--vocab", required=True, help="SentencePiece .model or WordPiece vocab.txt")
     gen.add_argument("--workers", type=int, default=2)
+    gen.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE)
     for name, kind, default in [("max_seq_length", int, 128), ("max_predictions_per_seq", int, 20),
                                 ("dupe_factor", int, 5), ("masked_lm_prob", float, 0.15)]:
         gen.add_argument(f"--{name}", type=kind, default=default)

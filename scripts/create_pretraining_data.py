@@ -3,7 +3,7 @@
 
 Same input format, flag names and output features as google-research/ALBERT's
 create_pretraining_data.py (one sentence per line, a blank line between documents), plus
---num_workers, --num_shards, an .index file per shard, a summary line, and review corpora:
+--num_workers, an .index and a .lengths file per shard, a summary line, and review corpora:
 
 Input formats (--input_format, or a FORMAT: prefix on one glob of --input_file):
   sentences  one sentence per line, a blank line between documents (Google's format; the default)
@@ -13,6 +13,12 @@ Input formats (--input_format, or a FORMAT: prefix on one glob of --input_file):
 Reviews are split into sentences by rule; empty and exactly repeated reviews are skipped and counted
 in the summary line. No segment runs across two documents.
 
+The corpus is streamed in pieces of --documents_per_piece documents (never across two input files),
+each made into its own shard, NAME-00017.tfrecord for piece 17: memory stays flat whatever the corpus
+size. --num_tasks N --task_index I (default: from SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_ID, see
+scripts/cluster/create_data.slurm) make only pieces I, I+N, I+2N, ...; the tasks' shards together are
+one run's. A rerun skips shards already complete, so a killed task is resumed by running it again.
+
   python scripts/create_pretraining_data.py --input_file corpus.txt --output_file runs/data/train.tfrecord \\
       --spm_model_file runs/vocab/spm.model --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5
   python scripts/create_pretraining_data.py --input_file 'nyt.txt,lines:yelp/*.txt,csv:dishes.csv' ...
@@ -21,6 +27,7 @@ import argparse
 import sys
 
 from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
+from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
 from datamodules.errors import UserInputError, exit_code_on_user_error
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_instances import MaskingConfig
@@ -51,7 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--text_column", default=DEFAULT_TEXT_COLUMN,
                    help=f"CSV column or JSONL field holding the text (default: {DEFAULT_TEXT_COLUMN})")
     p.add_argument("--output_file", required=True,
-                   help="output TFRecord; with --num_shards N: NAME-0000i-of-0000N.tfrecord")
+                   help="output name: piece i is written to NAME-0000i.tfrecord (with .index and .lengths)")
     p.add_argument("--spm_model_file", help="SentencePiece model (ALBERT's tokenizer)")
     p.add_argument("--vocab_file", help="WordPiece vocab.txt, used when --spm_model_file is not given")
     bool_flag(p, "do_lower_case", True, "lower-case the input text")
@@ -66,8 +73,16 @@ def main(argv=None) -> int:
     p.add_argument("--ngram", type=int, default=3, help="longest masked n-gram, in words (default: 3)")
     p.add_argument("--random_seed", type=int, default=12345, help="seed: same seed, same files (default: 12345)")
     p.add_argument("--num_workers", type=int, default=1, help="worker processes (default: 1)")
-    p.add_argument("--num_shards", type=int, default=1, help="output files (default: 1)")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE,
+                   help="documents per piece, i.e. per shard; memory grows with it and with --dupe_factor "
+                        f"(default: {DEFAULT_DOCUMENTS_PER_PIECE})")
+    num_tasks, task_index = slurm_array_task()
+    p.add_argument("--num_tasks", type=int, default=num_tasks,
+                   help=f"machines sharing the pieces (default: SLURM_ARRAY_TASK_COUNT, else 1; here {num_tasks})")
+    p.add_argument("--task_index", type=int, default=task_index,
+                   help=f"which of them this is, from 0 (default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, else 0; "
+                        f"here {task_index})")
+    p.add_argument("--overwrite", action="store_true", help="make shards again even where complete ones exist")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     tokenizer = args.spm_model_file or args.vocab_file
@@ -81,7 +96,8 @@ def main(argv=None) -> int:
     summary = create_pretraining_data(
         args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
         dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
-        num_shards=args.num_shards, overwrite=args.overwrite, progress=not args.quiet,
+        documents_per_piece=args.documents_per_piece, num_tasks=args.num_tasks, task_index=args.task_index,
+        overwrite=args.overwrite, progress=not args.quiet,
         input_format=args.input_format, text_column=args.text_column,
     )
     print(summary.line())

@@ -14,7 +14,7 @@ python scripts/build_vocab.py --input data/sample/reviews.txt --model-prefix "$R
 echo "== 2/6 pretraining data (Google's TFRecord schema, 2 shards)"
 python scripts/create_pretraining_data.py --input_file data/sample/reviews.txt \
     --output_file "$RUN/data/train.tfrecord" --spm_model_file "$RUN/vocab/spm.model" \
-    --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --num_shards 2 --quiet
+    --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --documents_per_piece 1000 --quiet
 
 echo "== 3/6 pretraining (configs/pretrain_toy.yaml)"
 python scripts/pretrain.py fit --config configs/pretrain_toy.yaml "${QUIET[@]}" \

@@ -34,12 +34,13 @@ def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
     from datamodules.pretraining_instances import MaskingConfig
 
     out = tmp_path_factory.mktemp("nyt") / "train.tfrecord"
-    create_pretraining_data(
+    summary = create_pretraining_data(
         str(shared_data / "nyt_dish" / "reviews.txt"), str(out), str(shared_data / "nyt_dish" / "nyt_spm.model"),
         MaskingConfig(max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15),
         do_lower_case=True, dupe_factor=5, num_workers=2, progress=False,
     )
-    return out
+    (shard,) = summary.output_files  # ~300 documents: one piece
+    return Path(shard)
 
 
 def save_random_tagger(path: Path, tokenizer_model: Path, label_scheme: str = "all") -> Path:

@@ -99,8 +99,9 @@ def test_datagen_benchmark_small_corpus_has_no_google_reference(shared_data):
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
     assert report["workers"] == 1 and report["dupe_factor"] == 1 and report["instances"] > 0
-    for key in ("instances_per_s", "input_mb_per_s", "seconds", "input_mb"):
+    for key in ("instances_per_s", "instances_per_s_per_worker", "input_mb_per_s", "seconds", "input_mb", "output_mb"):
         assert report[key] > 0, key
+    assert 20 < report["peak_tree_pss_mb"] <= report["peak_tree_rss_mb"] < 4000  # the process tree, sampled
     assert "speedup_vs_google" not in report  # Google's figure was recorded for another job
 
 

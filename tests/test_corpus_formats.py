@@ -140,7 +140,7 @@ def test_mixed_formats_in_one_run_keep_every_review_and_never_mix_two(mixed_corp
             "2 empty skipped;") in result.stdout
 
     vocab = (tmp_path / "vocab.txt").read_text().split("\n")
-    records = PretrainingRecords([str(tmp_path / "out.tfrecord")])
+    records = PretrainingRecords(sorted(map(str, tmp_path.glob("out-*.tfrecord"))))  # a piece per input file
     seen = set()
     for i in range(len(records)):
         e = records.example(i)

@@ -1,9 +1,16 @@
-"""The create_pretraining_data stage: compared with Google's own output, deterministic, safe outputs."""
+"""The create_pretraining_data stage: compared with Google's own output, deterministic, safe outputs,
+streamed in pieces and split over tasks."""
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
-from conftest import assert_one_line_error, run_script
-from datamodules.pretraining_data import create_pretraining_data, shard_paths
+from conftest import REPO, assert_one_line_error, run_script
+from datamodules.corpus_pieces import piece_shard_path, slurm_array_task
+from datamodules.errors import UserInputError
+from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import MaskingConfig
 
@@ -27,44 +34,114 @@ def test_statistics_match_googles_nyt_file(shared_data, nyt_tfrecord):
     assert abs(ours[3] / google[3] - 1) < 0.03, (ours, google)  # real tokens per instance
 
 
-def test_output_does_not_depend_on_workers_and_shards_partition_it(shared_data, tmp_path):
-    corpus = str(shared_data / "restaurant_reviews" / "reviews.txt")
-    spm = str(shared_data / "google_tfrecord" / "reviews_spm.model")
-    cfg = MaskingConfig(max_seq_length=64, max_predictions_per_seq=10)
-    one = create_pretraining_data(corpus, str(tmp_path / "a.tfrecord"), spm, cfg, dupe_factor=2, progress=False)
-    two = create_pretraining_data(corpus, str(tmp_path / "b.tfrecord"), spm, cfg, dupe_factor=2, num_workers=2,
-                                  num_shards=3, progress=False)
-    assert one.instances == two.instances > 400 and one.documents == 1  # no blank lines: one document
-    assert two.output_files == tuple(shard_paths(str(tmp_path / "b.tfrecord"), 3))
-    single = (tmp_path / "a.tfrecord").read_bytes()
-    sharded = [open(f, "rb").read() for f in two.output_files]
-    assert sum(map(len, sharded)) == len(single)
-    a = PretrainingRecords([str(tmp_path / "a.tfrecord")])
-    b = PretrainingRecords(list(two.output_files))
-    key = lambda r, i: r.example(i)["input_ids"].tobytes() + r.example(i)["masked_lm_ids"].tobytes()  # noqa: E731
-    assert sorted(key(a, i) for i in range(len(a))) == sorted(key(b, i) for i in range(len(b)))
+SMALL_CFG = MaskingConfig(max_seq_length=64, max_predictions_per_seq=10)
 
 
-def test_cli_writes_shards_with_index_and_summary(shared_data, tmp_path):
+def make_reviews_data(shared_data, out, **kwargs):
+    """restaurant_reviews (1000 one-line reviews) in pieces of 150 documents: 7 shards."""
+    return create_pretraining_data(f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", str(out),
+                                   str(shared_data / "google_tfrecord" / "reviews_spm.model"), SMALL_CFG,
+                                   dupe_factor=1, documents_per_piece=150, progress=False, **kwargs)
+
+
+def shard_bytes(directory):
+    """Shard name -> (data, index, lengths) bytes of every complete shard under ``directory``."""
+    return {p.name: (p.read_bytes(), p.with_name(p.name + ".index").read_bytes(),
+                     p.with_name(p.name + ".lengths").read_bytes()) for p in sorted(directory.glob("*.tfrecord"))}
+
+
+def record_keys(paths):
+    records = PretrainingRecords([str(p) for p in paths])  # reading checks both CRCs of every record
+    return [records.example(i)["input_ids"].tobytes() + records.example(i)["masked_lm_ids"].tobytes()
+            for i in range(len(records))]
+
+
+def test_one_shard_per_piece_whatever_the_workers(shared_data, tmp_path):
+    one = make_reviews_data(shared_data, tmp_path / "one" / "train.tfrecord")
+    two = make_reviews_data(shared_data, tmp_path / "two" / "train.tfrecord", num_workers=2)
+    assert one.output_files == tuple(piece_shard_path(str(tmp_path / "one" / "train.tfrecord"), i) for i in range(7))
+    assert one.documents == two.documents > 900 and one.instances == two.instances > 900
+    assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
+    assert len(set(record_keys(tmp_path.glob("one/*.tfrecord")))) == one.instances  # no record twice
+
+
+def test_tasks_together_write_what_one_run_writes(shared_data, tmp_path):
+    whole = make_reviews_data(shared_data, tmp_path / "whole" / "train.tfrecord")
+    parts = [make_reviews_data(shared_data, tmp_path / "tasks" / "train.tfrecord", num_tasks=3, task_index=t)
+             for t in range(3)]
+    assert [len(p.output_files) for p in parts] == [3, 2, 2]  # pieces 0 3 6 | 1 4 | 2 5
+    assert sum(p.instances for p in parts) == whole.instances
+    assert shard_bytes(tmp_path / "tasks") == shard_bytes(tmp_path / "whole")
+    assert sorted(record_keys((tmp_path / "tasks").glob("*.tfrecord"))) == \
+        sorted(record_keys((tmp_path / "whole").glob("*.tfrecord")))
+
+
+def test_killed_task_rerun_completes_its_shards_without_duplicates(shared_data, tmp_path):
+    reference = make_reviews_data(shared_data, tmp_path / "ref" / "train.tfrecord")
+    out = tmp_path / "run" / "train.tfrecord"
+    out.parent.mkdir()
+    args = ["--input_file", f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", "--output_file", str(out),
+            "--spm_model_file", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--max_seq_length", "64",
+            "--max_predictions_per_seq", "10", "--dupe_factor", "1", "--documents_per_piece", "150", "--quiet"]
+    proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "create_pretraining_data.py"), *args], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not list(out.parent.glob("*.index")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.kill()
+    proc.wait()
+    # Besides complete shards, a kill can leave temporary files and a shard whose index rename was cut off.
+    (out.parent / "train-00003.tfrecord").write_bytes(b"cut")
+    (out.parent / "train-00003.tfrecord.index").unlink(missing_ok=True)
+    (out.parent / "train-00003.tfrecord.tmp-1").write_bytes(b"half")
+    done_before = [p for p in out.parent.glob("*.tfrecord") if p.with_name(p.name + ".index").is_file()]
+
+    result = run_script("create_pretraining_data.py", *args)
+    assert result.returncode == 0, result.stderr
+    assert f"to {7 - len(done_before)} file(s)" in result.stdout
+    assert not list(out.parent.glob("*.tmp-*"))
+    assert shard_bytes(out.parent) == shard_bytes(tmp_path / "ref")
+    assert len(set(record_keys(out.parent.glob("*.tfrecord")))) == reference.instances
+
+
+def test_cli_writes_shards_with_index_lengths_and_summary_and_a_rerun_skips_them(shared_data, tmp_path):
     out = tmp_path / "data" / "train.tfrecord"
-    result = run_script("create_pretraining_data.py", "--input_file", str(shared_data / "seed_toy" / "restaurant_review.txt"),
-                        "--output_file", str(out), "--vocab_file", str(shared_data / "seed_toy" / "vocab.txt"),
-                        "--nodo_lower_case", "--max_seq_length", "64", "--dupe_factor", "4", "--num_shards", "2",
-                        "--quiet")
+    args = ["--input_file", str(shared_data / "seed_toy" / "restaurant_review.txt"), "--output_file", str(out),
+            "--vocab_file", str(shared_data / "seed_toy" / "vocab.txt"), "--nodo_lower_case", "--max_seq_length", "64",
+            "--dupe_factor", "4", "--quiet"]
+    result = run_script("create_pretraining_data.py", *args)
     assert result.returncode == 0, result.stderr
     assert "wrote 4 instances from 1 documents" in result.stdout
-    for shard in ("train-00000-of-00002.tfrecord", "train-00001-of-00002.tfrecord"):
-        assert (tmp_path / "data" / shard).is_file() and (tmp_path / "data" / f"{shard}.index").is_file()
-    # An existing output is refused, and left as it was.
-    before = (tmp_path / "data" / "train-00000-of-00002.tfrecord").read_bytes()
-    again = run_script("create_pretraining_data.py", "--input_file", str(shared_data / "seed_toy" / "restaurant_review.txt"),
-                       "--output_file", str(out), "--vocab_file", str(shared_data / "seed_toy" / "vocab.txt"),
-                       "--num_shards", "2")
-    assert_one_line_error(again, "train-00000-of-00002.tfrecord exists", "--overwrite")
-    assert (tmp_path / "data" / "train-00000-of-00002.tfrecord").read_bytes() == before
+    shard = tmp_path / "data" / "train-00000.tfrecord"
+    assert sorted(p.name for p in shard.parent.iterdir()) == [shard.name, f"{shard.name}.index",
+                                                               f"{shard.name}.lengths"]
+    lengths = np.fromfile(f"{shard}.lengths", dtype="<u2")
+    records = PretrainingRecords([str(shard)])
+    assert lengths.tolist() == [int(records.example(i)["input_mask"].sum()) for i in range(len(records))]
+    before = shard.read_bytes()
+    rerun = dict(tokenizer_file=str(shared_data / "seed_toy" / "vocab.txt"), do_lower_case=False,
+                 cfg=MaskingConfig(max_seq_length=64), dupe_factor=4, random_seed=7, progress=False)
+    again = create_pretraining_data(str(shared_data / "seed_toy" / "restaurant_review.txt"), str(out), **rerun)
+    assert again.instances == 0 and again.skipped_files == (str(shard),) and shard.read_bytes() == before
+    assert "1 complete file(s) skipped" in again.line()
+    remade = create_pretraining_data(str(shared_data / "seed_toy" / "restaurant_review.txt"), str(out),
+                                     overwrite=True, **rerun)
+    assert remade.instances == 4 and shard.read_bytes() != before
 
 
-@pytest.mark.parametrize("case", ["missing", "glob", "empty", "no_vocab", "bad_flag"])
+def test_slurm_array_sets_the_task(monkeypatch):
+    monkeypatch.delenv("SLURM_ARRAY_TASK_COUNT", raising=False)
+    assert slurm_array_task() == (1, 0)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_COUNT", "8")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "5")
+    monkeypatch.setenv("SLURM_ARRAY_TASK_MIN", "1")  # --array=1-8
+    assert slurm_array_task() == (8, 4)
+    monkeypatch.setenv("SLURM_ARRAY_TASK_ID", "x")
+    with pytest.raises(UserInputError, match="SLURM_ARRAY_TASK_ID=x, .*: expected integers"):
+        slurm_array_task()
+
+
+@pytest.mark.parametrize("case", ["missing", "glob", "empty", "no_vocab", "bad_flag", "bad_task"])
 def test_cli_bad_input(shared_data, tmp_path, case):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
@@ -77,6 +154,8 @@ def test_cli_bad_input(shared_data, tmp_path, case):
                      ["x.model", "does not exist"]),
         "bad_flag": (["--input_file", str(empty), "--spm_model_file", spm, "--max_seq_length", "3"],
                      ["max_seq_length must be >= 5"]),
+        "bad_task": (["--input_file", str(empty), "--spm_model_file", spm, "--num_tasks", "2", "--task_index", "2"],
+                     ["task_index must be in 0..1", "got 2"]),
     }[case]
     result = run_script("create_pretraining_data.py", *args, "--output_file", str(tmp_path / "out.tfrecord"))
     assert_one_line_error(result, *fragments)

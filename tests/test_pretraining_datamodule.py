@@ -132,3 +132,26 @@ def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(shared_da
     resumed = make_datamodule(path, rank=1, world=2, batch_size=16, val_fraction=0.1)
     resumed.load_state_dict({"train_position": {"epoch": 1, "batches_done": 5}})
     assert seen(resumed.train_dataloader(), 1) == full[5 * 16:]
+
+
+def test_lengths_from_the_sidecars_give_the_batches_reading_the_records_gives(shared_data, tmp_path):
+    from datamodules.pretraining_data import create_pretraining_data
+    from datamodules.pretraining_instances import MaskingConfig
+
+    create_pretraining_data(f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", str(tmp_path / "t.tfrecord"),
+                            str(shared_data / "google_tfrecord" / "reviews_spm.model"), MaskingConfig(max_seq_length=64),
+                            dupe_factor=1, documents_per_piece=300, progress=False)
+
+    def batches():
+        dm = make_datamodule(tmp_path / "t-*.tfrecord", batch_size=8, val_fraction=0.1, bucket_window=4)
+        records = dm.train_set.dataset
+        return records.real_lengths(), [batch["input_ids"].tolist() for batch in dm.train_dataloader()]
+
+    stored_lengths, stored = batches()
+    sidecars = sorted(tmp_path.glob("*.lengths"))
+    assert len(sidecars) == 4 and stored_lengths.dtype.itemsize == 2
+    for sidecar in sidecars:
+        sidecar.unlink()  # as for shards written by Google's script
+    read_lengths, read = batches()
+    assert stored_lengths.tolist() == read_lengths.tolist()
+    assert stored == read

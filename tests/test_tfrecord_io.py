@@ -3,11 +3,13 @@ import random
 import numpy as np
 import pytest
 
+from conftest import REPO
 from datamodules.errors import UserInputError
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import Instance
 from datamodules.tfrecord_io import (
-    CorruptRecordError, instance_to_example, parse_example, read_record, record_offsets, write_tfrecord,
+    CorruptRecordError, instance_to_example, parse_example, read_record, record_offsets, stored_real_lengths,
+    write_tfrecord,
 )
 from datamodules.tfrecord_io import INT_FEATURES, FLOAT_FEATURES
 
@@ -54,6 +56,31 @@ def test_index_file_matches_a_scan(tmp_path):
     from_index = record_offsets(path)
     (tmp_path / "x.tfrecord.index").unlink()
     assert np.array_equal(from_index, record_offsets(path))
+
+
+def test_lengths_sidecar_holds_each_records_real_length_and_is_ignored_when_stale(tmp_path):
+    instances = random_instances()
+    path = str(tmp_path / "x.tfrecord")
+    write_tfrecord(path, (instance_to_example(i, 32, 5) for i in instances), [len(i.input_ids) for i in instances])
+    assert (tmp_path / "x.tfrecord.lengths").stat().st_size == 2 * len(instances)  # uint16 each
+    assert stored_real_lengths(path, len(instances)).tolist() == [len(i.input_ids) for i in instances]
+    assert stored_real_lengths(path, len(instances) + 1) is None  # not this file's records
+    write_tfrecord(path, (instance_to_example(i, 32, 5) for i in instances[:3]))  # rewritten without lengths
+    assert stored_real_lengths(path, 3) is None  # the old sidecar is older than the data
+    with pytest.raises(ValueError, match="2 real lengths for 3 records"):
+        write_tfrecord(str(tmp_path / "y.tfrecord"), (instance_to_example(i, 32, 5) for i in instances[:3]), [5, 6])
+
+
+def test_same_instance_same_bytes_in_another_process(tmp_path):
+    """Protobuf's map order differs between processes; the bytes (and so a seed's files) must not."""
+    import subprocess
+    import sys
+    instance = Instance([2, 7, 4, 3, 9, 3], [0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1], [2], [8], True)
+    code = ("import sys; from datamodules.pretraining_instances import Instance; "
+            "from datamodules.tfrecord_io import instance_to_example; "
+            f"sys.stdout.buffer.write(instance_to_example({instance!r}, 8, 2))")  # a dataclass repr is its source
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=REPO).stdout
+    assert other == instance_to_example(instance, 8, 2)
 
 
 def test_reads_the_seed_file_written_by_googles_script(shared_data):
