@@ -15,6 +15,7 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 	touch $(STAMP)
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q --durations=15
 
 demo: setup

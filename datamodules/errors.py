@@ -3,7 +3,6 @@ import functools
 import sys
 
 
-
 class UserInputError(ValueError):
     """A problem with what the user gave us: the message names the file/row/field and what was expected."""
 

@@ -195,7 +195,8 @@ class PretrainingDataModule(pl.LightningDataModule):
         if not 0.0 <= val_fraction < 1.0:
             raise UserInputError(f"data.val_fraction must be in [0, 1), got {val_fraction}")
         if batch_size < 1 or num_workers < 0:
-            raise UserInputError(f"data.batch_size must be >= 1 and data.num_workers >= 0, got {batch_size}, {num_workers}")
+            raise UserInputError(f"data.batch_size must be >= 1 and data.num_workers >= 0, "
+                                 f"got {batch_size}, {num_workers}")
         if bucket_window < 0:
             raise UserInputError(f"data.bucket_window must be >= 0 (batches per window; 0 = off), got {bucket_window}")
         self.save_hyperparameters()

@@ -17,11 +17,15 @@ import lightning.pytorch as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.errors import UserInputError
 from datamodules.bio import label_index, label_names_for
+from datamodules.errors import UserInputError
 from datamodules.span_labels import Span, TextExample, read_corpus
 from datamodules.tokenization import (
-    Tokenizer, load_tokenizer, tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state,
+    Tokenizer,
+    load_tokenizer,
+    tokenizer_from_checkpoint,
+    tokenizer_from_state,
+    tokenizer_state,
 )
 from datamodules.words import is_first_subtoken, word_ids
 

@@ -14,6 +14,7 @@ from typing import Any, Optional, Union
 import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
+
 from datamodules.errors import TrainingStoppedError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb

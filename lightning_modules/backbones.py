@@ -10,8 +10,15 @@ from dataclasses import dataclass
 
 import torch
 from transformers import (
-    AlbertConfig, AlbertForPreTraining, AlbertForTokenClassification, AlbertModel,
-    BertConfig, BertForPreTraining, BertForTokenClassification, BertModel, PretrainedConfig,
+    AlbertConfig,
+    AlbertForPreTraining,
+    AlbertForTokenClassification,
+    AlbertModel,
+    BertConfig,
+    BertForPreTraining,
+    BertForTokenClassification,
+    BertModel,
+    PretrainedConfig,
 )
 
 from datamodules.errors import UserInputError

@@ -30,8 +30,15 @@ from datamodules.errors import UserInputError
 from datamodules.span_labels import TextExample, read_examples
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
 from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.tagger_backends import (ONNX_FILE, TRAINING_SETTINGS, LogitsModel, load_hf_token_classifier,
-                                               load_tagger, read_tagger_config, write_tagger_config)
+from lightning_modules.tagger_backends import (
+    ONNX_FILE,
+    TRAINING_SETTINGS,
+    LogitsModel,
+    load_hf_token_classifier,
+    load_tagger,
+    read_tagger_config,
+    write_tagger_config,
+)
 
 FP32_LOGIT_TOLERANCE = 1e-4
 OPSET = 18

@@ -15,7 +15,6 @@ from datamodules.span_labels import TextExample
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
 from lightning_modules.tagger_backends import load_tagger
 
-
 SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)
 MAX_PADDING = 0.25  # a batch takes no window that would make padding more than this share of its tokens
 
@@ -54,7 +53,8 @@ class SpanPredictor:
         for rows in padded_batches(lengths, batch_size):
             batch = collate_windows([windows[order[i]] for i in rows])
             probs = self.tagger.probabilities(batch["input_ids"], batch["attention_mask"])
-            for row, (text_index, start) in enumerate(zip(batch["text_index"].tolist(), batch["window_start"].tolist())):
+            starts = zip(batch["text_index"].tolist(), batch["window_start"].tolist())
+            for row, (text_index, start) in enumerate(starts):
                 n = int(batch["attention_mask"][row].sum()) - 2  # without [CLS] and [SEP]
                 decoder.add(text_index, start, probs[row, 1:1 + n])
         return [decoder.entities(i) for i in range(len(texts))]

@@ -5,10 +5,13 @@
   python scripts/benchmark.py pretrain --precision bf16-mixed
   python scripts/benchmark.py pretrain --data ../shared/data/google_tfrecord/reviews_train.tfrecord
   python scripts/benchmark.py ddp --data ../shared/data/google_tfrecord/reviews_train.tfrecord --devices 1 2
-  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --tokenizer ../shared/data/nyt_dish/nyt_spm.model
-  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --model best.ckpt --backends torch onnx onnx-int8
+  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv \\
+      --tokenizer ../shared/data/nyt_dish/nyt_spm.model
+  python scripts/benchmark.py predict --input ../shared/data/nyt_dish/test.csv --model best.ckpt \\
+      --backends torch onnx onnx-int8
   python scripts/benchmark.py serve --model runs/tagger-int8 --input ../shared/data/nyt_dish/test.csv
-  python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv --dev ../shared/data/nyt_dish/val.csv \\
+  python scripts/benchmark.py finetune --train ../shared/data/nyt_dish/train.csv \\
+      --dev ../shared/data/nyt_dish/val.csv \\
       --tokenizer ../shared/data/nyt_dish/nyt_spm.model
   python scripts/benchmark.py datagen --input ../shared/data/nyt_dish/reviews.txt \\
       --vocab ../shared/data/nyt_dish/nyt_spm.model
@@ -41,7 +44,8 @@ after each of ours so that machine load hits both alike; plus the seed's own bat
 
 datagen: create_pretraining_data (datamodules/pretraining_data.py, what scripts/create_pretraining_data.py
 runs) on a corpus: instances/s (in all and per worker) and the peak memory of the whole process tree
-(parent and workers), summed RSS and summed PSS (shared pages shared out). For nyt_dish/reviews.txt with seq 128 / dupe 5 it is compared with the recorded
+(parent and workers), summed RSS and summed PSS (shared pages shared out). For nyt_dish/reviews.txt
+with seq 128 / dupe 5 it is compared with the recorded
 time of google-research/ALBERT's script for that job (../shared/data/google_tfrecord/README.md: 28.5 s
 wall, one process), since TensorFlow is not installed here.
 
@@ -246,7 +250,8 @@ def bench_ddp(args) -> dict:
     threads = max(1, (os.cpu_count() or 1) // max(args.devices))
     for devices in args.devices:
         with tempfile.TemporaryDirectory() as root:
-            command = [sys.executable, os.path.join(repo, "scripts", "pretrain.py"), "fit", "--config", args.config_yaml,
+            command = [sys.executable, os.path.join(repo, "scripts", "pretrain.py"), "fit",
+                       "--config", args.config_yaml,
                        "--data.train_files", args.data, "--model.vocab_size", str(args.vocab_size),
                        "--data.batch_size", str(args.batch_size), "--trainer.max_steps", str(args.steps),
                        "--trainer.accelerator", "cpu", "--trainer.devices", str(devices), "--trainer.strategy",
@@ -312,7 +317,8 @@ def bench_predict(args) -> dict:
     base = timing.get("torch")
     per_backend = {}
     for name, t in timing.items():
-        row = {"reviews_per_s_batch32": t["reviews_per_s_batch32"], "latency_ms_p50_batch1": t["latency_ms_batch1"]["p50"],
+        row = {"reviews_per_s_batch32": t["reviews_per_s_batch32"],
+               "latency_ms_p50_batch1": t["latency_ms_batch1"]["p50"],
                "latency_ms_p95_batch1": t["latency_ms_batch1"]["p95"],
                "latency_ms_per_review_batch32": t["latency_ms_per_review_batch32"]}
         if base and name != "torch":
@@ -363,7 +369,8 @@ def bench_serve(args) -> dict:
                 phases[name]["throughput_vs_predict_batch32"] = phases[name]["reviews_per_s"] / predict_rate
             exit_code, stop_s = server.stop()
     return {"benchmark": "serve", "model": args.model or "untrained, ONNX int8",
-            "backend": args.backend or "model's default", "reviews": len(texts), "clients": args.clients, "texts_per_request": args.texts_per_request,
+            "backend": args.backend or "model's default", "reviews": len(texts), "clients": args.clients,
+            "texts_per_request": args.texts_per_request,
             "max_batch_size": args.max_batch_size, "batch_timeout_s": args.batch_timeout,
             "predict_reviews_per_s_batch32": predict_rate, "startup_s": server.startup_s, **phases,
             "sigterm_exit_code": exit_code, "sigterm_exit_s": stop_s}

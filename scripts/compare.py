@@ -42,7 +42,10 @@ from lightning_modules.backbones import BACKBONES
 from lightning_modules.comparison_report import MODELS, write_report
 from lightning_modules.hf_export import export_checkpoint
 from lightning_modules.measurements import (
-    inference_peak_rss_mb, inference_profiles, parameter_counts, peak_rss_mb,
+    inference_peak_rss_mb,
+    inference_profiles,
+    parameter_counts,
+    peak_rss_mb,
 )
 from lightning_modules.tensorboard_scalars import read_scalars
 

@@ -65,9 +65,11 @@ def main(argv=None) -> int:
     bool_flag(p, "do_whole_word_mask", True, "mask whole words, never single word pieces")
     bool_flag(p, "favor_shorter_ngram", True, "p(n) proportional to 1/n rather than to n")
     p.add_argument("--max_seq_length", type=int, default=512, help="tokens per instance (default: 512)")
-    p.add_argument("--max_predictions_per_seq", type=int, default=20, help="masked positions per instance (default: 20)")
+    p.add_argument("--max_predictions_per_seq", type=int, default=20,
+                   help="masked positions per instance (default: 20)")
     p.add_argument("--masked_lm_prob", type=float, default=0.15, help="share of tokens masked (default: 0.15)")
-    p.add_argument("--dupe_factor", type=int, default=40, help="passes over the corpus, masked differently (default: 40)")
+    p.add_argument("--dupe_factor", type=int, default=40,
+                   help="passes over the corpus, masked differently (default: 40)")
     p.add_argument("--short_seq_prob", type=float, default=0.1,
                    help="probability of a shorter target length (default: 0.1)")
     p.add_argument("--ngram", type=int, default=3, help="longest masked n-gram, in words (default: 3)")

@@ -39,7 +39,8 @@ def main(argv=None) -> int:
     print(f"wrote {args.output} ({export['precision']}, {export['onnx_mb']} MB model.onnx; fused: "
           f"{json.dumps(export['fused_operators'])}); check on {check['reviews']} reviews: max |logit difference| "
           f"{check['max_abs_logit_difference']:.2e}, {check['reviews_with_changed_spans']} with changed spans"
-          + (f", span F1 {check['span_f1_torch']:.4f} -> {check['span_f1_onnx']:.4f}" if "span_f1_onnx" in check else ""))
+          + (f", span F1 {check['span_f1_torch']:.4f} -> {check['span_f1_onnx']:.4f}"
+             if "span_f1_onnx" in check else ""))
     return 0
 
 

@@ -85,7 +85,8 @@ def main(argv=None) -> int:
     draining = multiprocessing.Event()
     server = ls.LitServer(api, accelerator="cpu" if args.device == "cpu" else "auto", workers_per_device=args.workers,
                           timeout=args.request_timeout,
-                          track_requests=True, fast_queue=True, middlewares=[(RefuseWhileDraining, {"draining": draining})])
+                          track_requests=True, fast_queue=True,
+                          middlewares=[(RefuseWhileDraining, {"draining": draining})])
 
     main_pid = os.getpid()
 

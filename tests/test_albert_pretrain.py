@@ -22,7 +22,8 @@ def test_gathered_loss_equals_transformers_full_logits_loss(shared_data, model_t
     batch = seed_batch(shared_data)
     labels = torch.full_like(batch["input_ids"], -100)
     for b in range(labels.size(0)):
-        for pos, tid, w in zip(batch["masked_lm_positions"][b], batch["masked_lm_ids"][b], batch["masked_lm_weights"][b]):
+        masked = zip(batch["masked_lm_positions"][b], batch["masked_lm_ids"][b], batch["masked_lm_weights"][b])
+        for pos, tid, w in masked:
             if w > 0:
                 labels[b, pos] = tid
     with torch.no_grad():
@@ -98,8 +99,9 @@ def test_init_from_checkpoint_and_hf_directory(tmp_path):
 
 def test_checkpoint_loads_after_its_init_directory_is_gone(tmp_path):
     """The checkpoint holds the weights and the resolved config, so the init source is not read again."""
-    import lightning
     import shutil
+
+    import lightning
 
     AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}).model.save_pretrained(tmp_path / "hf")
     module = AlbertPretrainModule(init_from=str(tmp_path / "hf"), learning_rate=0.01)

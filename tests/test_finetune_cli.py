@@ -43,8 +43,9 @@ def test_fit_test_and_predict(pretrained, tmp_path):
     assert only.returncode == 0, only.stderr[-3000:]
 
     text = "The Mala Steamboat (spicy!) was great, and so was the chicken rice."
-    predict = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--model", str(best), "--input", "-"],
-                             input=text + "\n\n", capture_output=True, text=True, cwd=REPO, timeout=300)
+    predict = subprocess.run([sys.executable, str(REPO / "scripts" / "predict.py"), "--model", str(best),
+                              "--input", "-"], input=text + "\n\n", capture_output=True, text=True, cwd=REPO,
+                             timeout=300)
     assert predict.returncode == 0, predict.stderr
     (line,) = predict.stdout.splitlines()
     record = json.loads(line)
@@ -53,7 +54,8 @@ def test_fit_test_and_predict(pretrained, tmp_path):
         assert text[dish["start"]:dish["end"]] == dish["text"] and 0 < dish["score"] <= 1
 
     out = tmp_path / "out" / "dishes.jsonl"
-    to_file = run_script("predict.py", "--model", str(best), "--input", "data/sample/dish_val.csv", "--output", str(out))
+    to_file = run_script("predict.py", "--model", str(best), "--input", "data/sample/dish_val.csv",
+                         "--output", str(out))
     assert to_file.returncode == 0, to_file.stderr
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(records) == len({r["text"] for r in records}) > 50

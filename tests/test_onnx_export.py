@@ -31,7 +31,8 @@ def reviews(shared_data, tmp_path_factory):
 
 def test_export_writes_a_self_checked_directory(onnx_dir):
     out, export = onnx_dir
-    assert {"model.onnx", "config.json", "model.safetensors", "spiece.model", "tagger.json"} <= {p.name for p in out.iterdir()}
+    expected = {"model.onnx", "config.json", "model.safetensors", "spiece.model", "tagger.json"}
+    assert expected <= {p.name for p in out.iterdir()}
     settings = json.loads((out / "tagger.json").read_text())
     assert settings["max_seq_length"] == 32 and settings["window_overlap"] == 8  # the checkpoint's windows
     assert settings["precision"] == "fp32" and settings["onnx_file"] == "model.onnx"
@@ -84,7 +85,8 @@ def test_int8_export_reports_what_quantization_changed(tagger_ckpt, shared_data,
     check = settings["check"]
     assert 0 <= check["reviews_with_changed_spans"] <= check["reviews"] and check["max_abs_logit_difference"] > 0
     assert -1 <= check["span_f1_change"] <= 1
-    assert (tmp_path / "int8" / "model.onnx").stat().st_size < 0.5 * (tmp_path / "int8" / "model.safetensors").stat().st_size
+    int8 = tmp_path / "int8"
+    assert (int8 / "model.onnx").stat().st_size < 0.5 * (int8 / "model.safetensors").stat().st_size
     predictor = SpanPredictor(str(tmp_path / "int8"), "cpu")
     assert predictor.tagger.backend == "onnx" and isinstance(predictor.predict(["the laksa was great"])[0], list)
 

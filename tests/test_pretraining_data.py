@@ -147,8 +147,10 @@ def test_cli_bad_input(shared_data, tmp_path, case):
     empty.write_text("\n\n")
     spm = str(shared_data / "nyt_dish" / "nyt_spm.model")
     args, fragments = {
-        "missing": (["--input_file", str(tmp_path / "nope.txt"), "--spm_model_file", spm], ["nope.txt", "matches no file"]),
-        "glob": (["--input_file", str(tmp_path / "*.corpus"), "--spm_model_file", spm], ["*.corpus", "matches no file"]),
+        "missing": (["--input_file", str(tmp_path / "nope.txt"), "--spm_model_file", spm],
+                    ["nope.txt", "matches no file"]),
+        "glob": (["--input_file", str(tmp_path / "*.corpus"), "--spm_model_file", spm],
+                 ["*.corpus", "matches no file"]),
         "empty": (["--input_file", str(empty), "--spm_model_file", spm], ["empty.txt", "empty corpus"]),
         "no_vocab": (["--input_file", str(empty), "--spm_model_file", str(tmp_path / "x.model")],
                      ["x.model", "does not exist"]),

@@ -72,17 +72,20 @@ def test_validation_fraction_and_files(shared_data):
     dm = make_datamodule(path, val_fraction=0.1)
     assert len(dm.val_set) == 200 and len(dm.train_set) == 1800
     assert not set(dm.val_set.indices) & set(dm.train_set.indices)
-    dm2 = PretrainingDataModule(train_files=str(path), val_files=str(shared_data / "seed_toy" / "restaurant_review_train"))
+    dm2 = PretrainingDataModule(train_files=str(path),
+                                val_files=str(shared_data / "seed_toy" / "restaurant_review_train"))
     dm2.setup("fit")
     assert len(dm2.val_set) == 40 and len(dm2.train_set) == 2000
 
 
 def test_model_limits_are_checked(shared_data):
     dm = make_datamodule(shared_data / "seed_toy" / "restaurant_review_train", batch_size=40)
-    with pytest.raises(UserInputError, match="max_seq_length 512 is larger than the model's max_position_embeddings 128"):
+    with pytest.raises(UserInputError,
+                       match="max_seq_length 512 is larger than the model's max_position_embeddings 128"):
         dm.check_model_limits(vocab_size=159, max_position_embeddings=128)
     dm.check_model_limits(vocab_size=100, max_position_embeddings=512)
-    with pytest.raises(UserInputError, match=r"restaurant_review_train: token id 1\d\d .* >= the model's vocab_size 100"):
+    with pytest.raises(UserInputError,
+                       match=r"restaurant_review_train: token id 1\d\d .* >= the model's vocab_size 100"):
         next(iter(dm.train_dataloader()))
     with_tokenizer = PretrainingDataModule(train_files=str(shared_data / "google_tfrecord" / "reviews_train.tfrecord"),
                                            tokenizer=str(shared_data / "google_tfrecord" / "reviews_spm.model"))
@@ -139,7 +142,8 @@ def test_lengths_from_the_sidecars_give_the_batches_reading_the_records_gives(sh
     from datamodules.pretraining_instances import MaskingConfig
 
     create_pretraining_data(f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", str(tmp_path / "t.tfrecord"),
-                            str(shared_data / "google_tfrecord" / "reviews_spm.model"), MaskingConfig(max_seq_length=64),
+                            str(shared_data / "google_tfrecord" / "reviews_spm.model"),
+                            MaskingConfig(max_seq_length=64),
                             dupe_factor=1, documents_per_piece=300, progress=False)
 
     def batches():

@@ -5,7 +5,11 @@ import numpy as np
 import pytest
 
 from datamodules.pretraining_instances import (
-    MaskingConfig, SpecialIds, choose_ngram_spans, create_instances_from_document, ngram_probabilities,
+    MaskingConfig,
+    SpecialIds,
+    choose_ngram_spans,
+    create_instances_from_document,
+    ngram_probabilities,
 )
 
 SPECIAL = SpecialIds(cls=2, sep=3, mask=4, vocab_size=1000)
@@ -21,7 +25,8 @@ def synthetic_documents(n_docs=200, seed=0):
 
 def make_instances(docs, cfg, seed=1, starts=ALL_WORD_STARTS):
     rng = random.Random(seed)
-    return [inst for d in range(len(docs)) for inst in create_instances_from_document(docs, d, cfg, SPECIAL, starts, rng)]
+    return [inst for d in range(len(docs))
+            for inst in create_instances_from_document(docs, d, cfg, SPECIAL, starts, rng)]
 
 
 def test_instance_layout_and_sentence_order_labels():

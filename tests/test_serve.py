@@ -28,7 +28,8 @@ def server(tagger_ckpt, tmp_path_factory):
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     with running_server(str(tagger_ckpt), str(log), "--device", "cpu", "--max-batch-size", "8",
                         "--batch-timeout", str(BATCH_TIMEOUT_S),
-                        "--max-texts", str(LIMITS["max_texts"]), "--max-text-chars", str(LIMITS["max_text_chars"])) as s:
+                        "--max-texts", str(LIMITS["max_texts"]),
+                        "--max-text-chars", str(LIMITS["max_text_chars"])) as s:
         yield s
 
 
@@ -38,7 +39,8 @@ def post(server, body) -> tuple[int, object]:
 
 def test_answers_are_predict_py_records(server, tagger_ckpt, reviews):
     assert request(server.port, "GET", "/health") == (200, "ok")
-    expected = [dish_record(t, e) for t, e in zip(reviews[:5], SpanPredictor(str(tagger_ckpt), "cpu").predict(reviews[:5]))]
+    predicted = SpanPredictor(str(tagger_ckpt), "cpu").predict(reviews[:5])
+    expected = [dish_record(t, e) for t, e in zip(reviews[:5], predicted)]
     assert any(record["dishes"] for record in expected)  # the random tagger tags something: a real comparison
     assert post(server, {"texts": reviews[:5]}) == (200, {"predictions": expected})
     assert post(server, {"text": reviews[0]}) == (200, expected[0])

@@ -1,7 +1,7 @@
 import pytest
 
-from datamodules.errors import UserInputError
 from datamodules.bio import label_names_for
+from datamodules.errors import UserInputError
 from datamodules.span_labels import find_occurrences, read_corpus, read_examples
 
 
@@ -53,7 +53,8 @@ def test_absent_dish_and_empty_review_are_reported_not_mislabelled(tmp_path):
 
 def test_csv_without_the_columns(tmp_path):
     path = write_csv(tmp_path, [("a", "b")], header="text,label")
-    with pytest.raises(UserInputError, match=r"d.csv: expected CSV columns 'review' and 'dish_name', found \['text', 'label'\]"):
+    with pytest.raises(UserInputError,
+                       match=r"d.csv: expected CSV columns 'review' and 'dish_name', found \['text', 'label'\]"):
         read_examples(path)
 
 

@@ -8,10 +8,16 @@ from datamodules.errors import UserInputError
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import Instance
 from datamodules.tfrecord_io import (
-    CorruptRecordError, instance_to_example, parse_example, read_record, record_offsets, stored_real_lengths,
+    FLOAT_FEATURES,
+    INT_FEATURES,
+    CorruptRecordError,
+    instance_to_example,
+    parse_example,
+    read_record,
+    record_offsets,
+    stored_real_lengths,
     write_tfrecord,
 )
-from datamodules.tfrecord_io import INT_FEATURES, FLOAT_FEATURES
 
 
 def random_instances(n=25, seq=32, preds=5, seed=0):

@@ -4,7 +4,12 @@ import pytest
 from datamodules.span_decoding import WindowMerger, decode_entities
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import (
-    IGNORE_INDEX, TokenWindows, collate_windows, encode_text, token_labels, window_starts,
+    IGNORE_INDEX,
+    TokenWindows,
+    collate_windows,
+    encode_text,
+    token_labels,
+    window_starts,
 )
 from datamodules.tokenization import load_tokenizer
 from datamodules.words import NO_WORD, is_first_subtoken, word_ids
@@ -29,7 +34,8 @@ def test_labels_follow_character_spans_through_sub_words(spm):
     text = "Mala Steamboat, then (chicken rice)! Chicken rice again"
     spans = [Span(0, 14, "Dish"), Span(22, 34, "Dish"), Span(37, 49, "Dish")]
     encoded = encode_text(spm, TextExample(text, spans), INDEX)
-    pieces = [(text[s:e], LABELS[l] if l >= 0 else "-") for (s, e), l in zip(encoded.offsets, encoded.labels)]
+    pieces = [(text[s:e], LABELS[label] if label >= 0 else "-")
+              for (s, e), label in zip(encoded.offsets, encoded.labels)]
     tagged = [p for p in pieces if p[1] != "O" and p[1] != "-"]
     assert tagged[0][1] == "B-Dish" and all(t[1] == "I-Dish" for t in tagged[1:3])
     assert sum(1 for p in pieces if p[1] == "B-Dish") == 3
