@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Literal, Optional, Union
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.bio import label_index, label_names_for
 from datamodules.errors import UserInputError
+from datamodules.length_buckets import LengthGroupedSampler
 from datamodules.span_labels import Span, TextExample, read_corpus
 from datamodules.tokenization import (
     Tokenizer,
@@ -147,6 +149,9 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         label_scheme: ``all`` (every sub-token of an entity labelled) or ``first`` (only the first
             sub-token of each word; the others are ignored by the loss). Linked into the model, which
             decodes words the same way (datamodules/span_decoding.py).
+        bucket_window: training batches group windows of similar length, sorted within spans of this
+            many batches of a fresh shuffle each epoch (``datamodules/length_buckets.py``), so less
+            padding is computed; 0 gives fully random batches. Evaluation keeps the files' order.
     """
 
     def __init__(
@@ -165,10 +170,13 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         num_workers: int = 0,
         labels: Optional[list[str]] = None,
         label_scheme: Literal["all", "first"] = "all",
+        bucket_window: int = 16,
     ):
         super().__init__()
         if label_scheme not in LABEL_SCHEMES:
             raise UserInputError(f"data.label_scheme must be one of {', '.join(LABEL_SCHEMES)}, got {label_scheme!r}")
+        if bucket_window < 0:
+            raise UserInputError(f"data.bucket_window must be >= 0 (batches per window; 0 = off), got {bucket_window}")
         if max_seq_length < 8 or not 0 <= window_overlap < max_seq_length - 2:
             raise UserInputError(f"data.max_seq_length must be >= 8 and 0 <= data.window_overlap < max_seq_length - 2, "
                                  f"got {max_seq_length} and {window_overlap}")
@@ -222,7 +230,13 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if split not in self.datasets:
             raise UserInputError(f"data.{split}_file is required for this command")
-        return DataLoader(self.datasets[split], batch_size=self.hparams.batch_size, shuffle=shuffle,
+        dataset, batch_size = self.datasets[split], self.hparams.batch_size
+        sampler = None
+        if shuffle and self.hparams.bucket_window > 0:
+            lengths = np.array([end - start for _, start, end in dataset.windows])
+            seed = int(torch.randint(2**31 - 1, ()))  # from the run's seed (seed_everything)
+            sampler, shuffle = LengthGroupedSampler(lengths, batch_size, self.hparams.bucket_window, seed), False
+        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
                           num_workers=self.hparams.num_workers, collate_fn=collate_windows,
                           persistent_workers=self.hparams.num_workers > 0)
 

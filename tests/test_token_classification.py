@@ -123,6 +123,25 @@ def test_datamodule_labels_and_entity_type_filter(shared_data):
     assert batch["labels"].max() <= 2 and batch["input_ids"].shape[1] <= 128
 
 
+def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(shared_data):
+    from datamodules.token_classification import TokenClassificationDataModule
+
+    mit = str(shared_data / "mit_restaurant" / "test.bio")
+    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
+
+    def padding_share(bucket_window: int) -> float:
+        data = TokenClassificationDataModule(train_file=mit, val_file=mit, tokenizer=spm_path,
+                                             bucket_window=bucket_window)
+        data.setup("fit")
+        masks = [b["attention_mask"] for b in data.train_dataloader()]
+        assert sum(len(m) for m in masks) == len(data.datasets["train"])  # every window once
+        val_order = [int(i) for b in data.val_dataloader() for i in b["text_index"]]
+        assert val_order == sorted(val_order)
+        return 1 - sum(float(m.float().mean()) * m.numel() for m in masks) / sum(m.numel() for m in masks)
+
+    assert padding_share(16) < 0.5 * padding_share(0)
+
+
 def test_datamodule_takes_lists_of_files_and_a_label_map(shared_data, tmp_path):
     from jsonargparse import ArgumentParser
 
