@@ -67,13 +67,11 @@ class ProgressLog(Callback):
 
     METRICS = ("train/loss", "train/mlm_accuracy", "train/sop_accuracy")
 
-    def __init__(self, every_n_steps: int = 50, force: bool = False):
-        """``force``: write the lines to a terminal too."""
-        self.every_n_steps, self.force = every_n_steps, force
+    def __init__(self, every_n_steps: int = 50):
+        self.every_n_steps = every_n_steps
 
     def on_train_start(self, trainer, pl_module) -> None:
-        self._active = (self.every_n_steps > 0 and trainer.is_global_zero
-                        and (self.force or not sys.stdout.isatty()))
+        self._active = self.every_n_steps > 0 and trainer.is_global_zero and not sys.stdout.isatty()
         self._total = trainer.max_steps if trainer.max_steps > 0 else trainer.estimated_stepping_batches
         self._start_step, self._start_time = trainer.global_step, time.perf_counter()
         self._sequences, self._written_step = 0, -1
@@ -83,12 +81,12 @@ class ProgressLog(Callback):
             return
         self._sequences += len(batch["input_ids"]) * trainer.world_size
         step = trainer.global_step
-        if step % self.every_n_steps or step == self._written_step:  # accumulating: one line per step
+        done = step - self._start_step
+        if not done or step % self.every_n_steps or step == self._written_step:  # accumulating: one line per step
             return
         self._written_step = step
         elapsed = time.perf_counter() - self._start_time
-        done = step - self._start_step
-        left = (self._total - step) * elapsed / done if done else float("nan")
+        left = (self._total - step) * elapsed / done
         metrics = " ".join(f"{name.split('/')[-1]} {float(trainer.callback_metrics[name]):.4f}"
                            for name in self.METRICS if name in trainer.callback_metrics)
         print(f"step {step}/{self._total} epoch {trainer.current_epoch} {metrics} "
@@ -96,8 +94,6 @@ class ProgressLog(Callback):
 
 
 def _duration(seconds: float) -> str:
-    if seconds != seconds:  # NaN: nothing measured yet
-        return "?"
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
