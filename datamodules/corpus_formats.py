@@ -23,8 +23,8 @@ import json
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
-from datamodules.errors import UserInputError
-from datamodules.files import expand_input_files
+from datamodules.common.errors import UserInputError
+from datamodules.common.files import expand_input_files
 from datamodules.sentence_split import split_review
 
 FORMATS = ("sentences", "lines", "csv", "jsonl")

@@ -30,6 +30,7 @@ from typing import Callable, Iterable, Iterator
 
 from tqdm import tqdm
 
+from datamodules.common.errors import UserInputError
 from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, expand_corpus_files, split_document
 from datamodules.corpus_pieces import (
     DEFAULT_DOCUMENTS_PER_PIECE,
@@ -39,7 +40,6 @@ from datamodules.corpus_pieces import (
     shard_is_complete,
     task_pieces,
 )
-from datamodules.errors import UserInputError
 from datamodules.pretraining_instances import MaskingConfig, SpecialIds, create_instances_from_document
 from datamodules.tfrecord_io import instance_to_example, write_tfrecord
 from datamodules.tokenization import Tokenizer, load_tokenizer

@@ -31,8 +31,8 @@ import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from datamodules.errors import UserInputError
-from datamodules.files import expand_input_files
+from datamodules.common.errors import UserInputError
+from datamodules.common.files import expand_input_files
 from datamodules.length_buckets import bucketed_order
 from datamodules.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
 from datamodules.tokenization import tokenizer_state

@@ -152,7 +152,7 @@ def decode_entities(text: str, offsets: list[tuple[int, int]], probs: np.ndarray
 
 class TextDecoder:
     """Window probabilities of several texts, merged per text and decoded to entities; prediction
-    (lightning_modules/span_predictor.py) and evaluation (lightning_modules/span_metrics.py) both use it,
+    (lightning_modules/inference/span_predictor.py) and evaluation (lightning_modules/span_metrics.py) both use it,
     so the scores measured are those of the spans users get."""
 
     def __init__(self, texts: list[str], offsets: list[list[tuple[int, int]]], label_names: list[str],

@@ -15,7 +15,7 @@ import warnings
 from dataclasses import dataclass, field
 
 from datamodules.bio import BIO_LABEL, tag_runs
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 
 CSV_ENTITY_TYPE = "Dish"
 

@@ -19,7 +19,7 @@ import numpy as np
 from tfrecord import example_pb2
 from tfrecord.writer import TFRecordWriter
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.pretraining_instances import Instance
 
 # Google's write_instance_to_example_files: name -> (dtype, length kind).

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from datamodules.bio import label_index, label_names_for
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.length_buckets import LengthGroupedSampler
 from datamodules.span_labels import Span, TextExample, read_corpus
 from datamodules.tokenization import (

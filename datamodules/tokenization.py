@@ -19,8 +19,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from datamodules.errors import UserInputError
-from datamodules.files import atomic_write_bytes
+from datamodules.common.checkpoints import load_checkpoint_file
+from datamodules.common.errors import UserInputError
+from datamodules.common.files import atomic_write_bytes
 
 SPIECE_UNDERLINE = "\u2581"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
@@ -312,18 +313,3 @@ def stored_tokenizer(checkpoint: dict) -> dict | None:
         if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
             return value["tokenizer"]
     return None
-
-
-def load_checkpoint_file(path: str) -> dict:
-    """A ``.ckpt`` as a dict; anything else is a one-line UserInputError, not an unpickling traceback."""
-    import torch
-
-    if not os.path.isfile(path):
-        raise UserInputError(f"{path} does not exist (expected a .ckpt checkpoint)")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as e:  # pickle, zip and torch errors all mean: not a checkpoint
-        raise UserInputError(f"{path}: not a readable checkpoint ({type(e).__name__})") from None
-    if not isinstance(checkpoint, dict):
-        raise UserInputError(f"{path}: not a checkpoint of this project")
-    return checkpoint

@@ -13,7 +13,7 @@ import torch
 import yaml
 from transformers import PretrainedConfig
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from lightning_modules.backbones import BACKBONES, Backbone, backbone, resolve_model_type
 
 PRETRAINING, TOKEN_CLASSIFICATION = "pretraining", "token_classification"

@@ -15,7 +15,7 @@ import lightning.pytorch as pl
 import torch
 import torch.nn.functional as F
 
-from datamodules.errors import TrainingStoppedError
+from datamodules.common.errors import TrainingStoppedError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay

@@ -15,7 +15,7 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy
 
 from datamodules.bio import label_config_fields
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.token_classification import IGNORE_INDEX, LABEL_SCHEMES
 from lightning_modules.albert_init import TOKEN_CLASSIFICATION, build_model, store_resolved
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay

@@ -21,7 +21,7 @@ from transformers import (
     PretrainedConfig,
 )
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from datamodules.errors import TrainingStoppedError, UserInputError
-from datamodules.tokenization import load_checkpoint_file
+from datamodules.common.checkpoints import load_checkpoint_file
+from datamodules.common.errors import TrainingStoppedError, UserInputError
 from lightning_modules.callbacks import OutOfMemoryAdvice, ProgressLog, SigtermCheckpoint, SlowBf16Warning
 
 

@@ -243,7 +243,7 @@ def bench_ddp(args) -> dict:
     import subprocess
     import tempfile
 
-    from lightning_modules.tensorboard_scalars import read_scalars
+    from lightning_modules.reporting.tensorboard_scalars import read_scalars
 
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     runs = {}
@@ -298,7 +298,7 @@ def bench_predict(args) -> dict:
     import tempfile
 
     from datamodules.span_labels import read_examples
-    from lightning_modules.measurements import inference_profiles
+    from lightning_modules.reporting.measurements import inference_profiles
 
     texts = [e.text for e in read_examples(args.input)][:args.reviews]
     with tempfile.TemporaryDirectory() as tmp:
@@ -307,7 +307,7 @@ def bench_predict(args) -> dict:
         for backend in args.backends:
             paths[backend] = model_path
             if backend != "torch":  # onnx, onnx-int8: export first, checked on --check-input
-                from lightning_modules.onnx_export import export_onnx
+                from lightning_modules.inference.onnx_export import export_onnx
 
                 paths[backend] = os.path.join(tmp, backend)
                 exports[backend] = export_onnx(model_path, paths[backend], "int8" if backend == "onnx-int8" else None,
@@ -342,8 +342,8 @@ def bench_serve(args) -> dict:
     import tempfile
 
     from datamodules.span_labels import read_examples
-    from lightning_modules.service_load import load_test, running_server
-    from lightning_modules.span_predictor import SpanPredictor
+    from lightning_modules.inference.service_load import load_test, running_server
+    from lightning_modules.inference.span_predictor import SpanPredictor
 
     texts = list(dict.fromkeys(e.text for e in read_examples(args.input)))[:args.reviews]
     options = ["--device", "cpu", "--max-batch-size", str(args.max_batch_size),
@@ -351,7 +351,7 @@ def bench_serve(args) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:  # the untrained small tagger, exported as the fastest backend serves it
-            from lightning_modules.onnx_export import export_onnx
+            from lightning_modules.inference.onnx_export import export_onnx
 
             model = os.path.join(tmp, "tagger-int8")
             export_onnx(untrained_tagger(args, os.path.join(tmp, "tagger.ckpt")), model, "int8", None)

@@ -17,9 +17,9 @@ Reviews are split into sentences; empty and exactly repeated ones are skipped an
 import argparse
 import sys
 
+from datamodules.common.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.files import refuse_existing
 from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS, Corpus, expand_corpus_files
-from datamodules.errors import UserInputError, exit_code_on_user_error
-from datamodules.files import refuse_existing
 from datamodules.tokenization import train_sentencepiece
 
 

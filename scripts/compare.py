@@ -35,19 +35,19 @@ import torch
 import transformers
 import yaml
 
-from datamodules.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.checkpoints import load_checkpoint_file
+from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.span_labels import read_examples
-from datamodules.tokenization import load_checkpoint_file
 from lightning_modules.backbones import BACKBONES
-from lightning_modules.comparison_report import MODELS, write_report
-from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.measurements import (
+from lightning_modules.inference.hf_export import export_checkpoint
+from lightning_modules.reporting.comparison_report import MODELS, write_report
+from lightning_modules.reporting.measurements import (
     inference_peak_rss_mb,
     inference_profiles,
     parameter_counts,
     peak_rss_mb,
 )
-from lightning_modules.tensorboard_scalars import read_scalars
+from lightning_modules.reporting.tensorboard_scalars import read_scalars
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]

@@ -26,9 +26,9 @@ one run's. A rerun skips shards already complete, so a killed task is resumed by
 import argparse
 import sys
 
+from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
 from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
-from datamodules.errors import UserInputError, exit_code_on_user_error
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_instances import MaskingConfig
 

@@ -8,7 +8,7 @@ Then, offline: AutoTokenizer.from_pretrained(DIR) and AutoModelForTokenClassific
 import argparse
 import sys
 
-from datamodules.errors import exit_code_on_user_error
+from datamodules.common.errors import exit_code_on_user_error
 
 
 @exit_code_on_user_error
@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     p.add_argument("--output", required=True, help="directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
     args = p.parse_args(argv)
-    from lightning_modules.hf_export import export_checkpoint
+    from lightning_modules.inference.hf_export import export_checkpoint
 
     kind = export_checkpoint(args.ckpt, args.output, args.overwrite)
     print(f"wrote {args.output} ({kind}, safetensors, tokenizer)")

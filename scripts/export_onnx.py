@@ -16,7 +16,7 @@ import argparse
 import json
 import sys
 
-from datamodules.errors import exit_code_on_user_error
+from datamodules.common.errors import exit_code_on_user_error
 
 
 @exit_code_on_user_error
@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import transformers
 
-    from lightning_modules.onnx_export import export_onnx  # after argument checks: torch import is slow
+    from lightning_modules.inference.onnx_export import export_onnx  # after argument checks: torch import is slow
 
     transformers.utils.logging.disable_progress_bar()  # "Loading weights" / "Writing model shards" bars
 

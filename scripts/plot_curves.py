@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from lightning_modules.tensorboard_scalars import read_scalars  # noqa: E402
+from lightning_modules.reporting.tensorboard_scalars import read_scalars  # noqa: E402
 
 DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/sop_accuracy", "val/f1", "val/token_accuracy"]
 

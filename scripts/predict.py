@@ -18,8 +18,8 @@ import json
 import os
 import sys
 
-from datamodules.errors import UserInputError, exit_code_on_user_error
-from datamodules.files import refuse_existing
+from datamodules.common.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.files import refuse_existing
 
 
 def read_reviews(source: str) -> list[str]:
@@ -61,7 +61,10 @@ def main(argv=None) -> int:
     reviews = read_reviews(args.input)
     import transformers
 
-    from lightning_modules.span_predictor import SpanPredictor, dish_record  # after input checks: torch import is slow
+    from lightning_modules.inference.span_predictor import (  # after input checks: torch import is slow
+        SpanPredictor,
+        dish_record,
+    )
 
     transformers.utils.logging.disable_progress_bar()  # a HF directory's "Loading weights" bar
 

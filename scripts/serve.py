@@ -19,7 +19,7 @@ import socket
 import sys
 import time
 
-from datamodules.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.errors import UserInputError, exit_code_on_user_error
 
 
 def parse_args(argv):
@@ -75,8 +75,8 @@ def main(argv=None) -> int:
 
     import litserve as ls
 
-    from lightning_modules.dish_service import DishTaggerAPI, PredictRequest, RefuseWhileDraining
-    from lightning_modules.tagger_backends import load_tagger
+    from lightning_modules.inference.dish_service import DishTaggerAPI, PredictRequest, RefuseWhileDraining
+    from lightning_modules.inference.tagger_backends import load_tagger
 
     load_tagger(args.model, args.backend, args.device)  # a bad model fails here in one line, not in a worker
     PredictRequest.max_texts, PredictRequest.max_text_chars = args.max_texts, args.max_text_chars

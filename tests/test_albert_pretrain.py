@@ -4,7 +4,7 @@ import torch
 from transformers import AlbertForPreTraining, BertForPreTraining
 
 from conftest import TINY_ALBERT
-from datamodules.errors import TrainingStoppedError, UserInputError
+from datamodules.common.errors import TrainingStoppedError, UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.lamb import Lamb

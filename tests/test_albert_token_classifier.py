@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import TINY_ALBERT
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
 from datamodules.tokenization import load_tokenizer

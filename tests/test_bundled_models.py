@@ -12,7 +12,7 @@ from transformers import AlbertForPreTraining, AutoTokenizer
 from conftest import REPO
 from datamodules.span_labels import read_examples
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
-from lightning_modules.span_predictor import SpanPredictor
+from lightning_modules.inference.span_predictor import SpanPredictor
 
 ENCODER = REPO / "models" / "albert-reviews-small"
 TAGGER = REPO / "models" / "dish-tagger-small"

@@ -2,7 +2,7 @@
 import json
 
 from conftest import assert_one_line_error, run_script
-from lightning_modules.comparison_report import answer, markdown
+from lightning_modules.reporting.comparison_report import answer, markdown
 
 
 def test_compare_runs_both_models_end_to_end(shared_data, tmp_path):

@@ -7,7 +7,7 @@ from conftest import TINY_ALBERT, assert_one_line_error, run_script
 from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint, tokenizer_state
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
-from lightning_modules.hf_export import export_checkpoint
+from lightning_modules.inference.hf_export import export_checkpoint
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 TEXT = "the mala steamboat was great, and the chicken rice too!"

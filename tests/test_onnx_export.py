@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from conftest import assert_one_line_error, run_script
-from datamodules.errors import UserInputError
-from lightning_modules.onnx_export import FP32_LOGIT_TOLERANCE, export_onnx
-from lightning_modules.span_predictor import SpanPredictor
+from datamodules.common.errors import UserInputError
+from lightning_modules.inference.onnx_export import FP32_LOGIT_TOLERANCE, export_onnx
+from lightning_modules.inference.span_predictor import SpanPredictor
 
 
 @pytest.fixture(scope="module")

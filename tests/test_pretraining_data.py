@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, assert_one_line_error, run_script
+from datamodules.common.errors import UserInputError
 from datamodules.corpus_pieces import piece_shard_path, slurm_array_task
-from datamodules.errors import UserInputError
 from datamodules.pretraining_data import create_pretraining_data
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import MaskingConfig

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule
 
 

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from conftest import assert_one_line_error, run_script
-from lightning_modules.dish_service import DishTaggerAPI, PredictRequest
-from lightning_modules.service_load import load_test, malformed_requests, request, running_server
-from lightning_modules.span_predictor import SpanPredictor, dish_record
+from lightning_modules.inference.dish_service import DishTaggerAPI, PredictRequest
+from lightning_modules.inference.service_load import load_test, malformed_requests, request, running_server
+from lightning_modules.inference.span_predictor import SpanPredictor, dish_record
 
 LIMITS = {"max_texts": 8, "max_text_chars": 600}
 BATCH_TIMEOUT_S = 1.0  # long, so that requests are surely in flight when the SIGTERM test stops the server

@@ -1,7 +1,7 @@
 import pytest
 
 from datamodules.bio import label_names_for
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.span_labels import find_occurrences, read_corpus, read_examples
 
 

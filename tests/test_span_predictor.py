@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import REPO, save_random_tagger
-from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.span_predictor import SORT_CHUNK_BATCHES, SpanPredictor
+from lightning_modules.inference.hf_export import export_checkpoint
+from lightning_modules.inference.span_predictor import SORT_CHUNK_BATCHES, SpanPredictor
 
 REVIEWS = ["the laksa and roti canai were great", "Mac & cheese (baked) was fine, the crème brûlée too."]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.pretraining_datamodule import PretrainingRecords
 from datamodules.pretraining_instances import Instance
 from datamodules.tfrecord_io import (

@@ -1,7 +1,7 @@
 import pytest
 import sentencepiece as spm
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.tokenization import load_tokenizer, preprocess_text, train_sentencepiece
 
 

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 
 from datamodules.bio import label_index
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 from datamodules.span_labels import TextExample, read_examples
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
-from lightning_modules.hf_export import export_checkpoint
-from lightning_modules.tagger_backends import (
+from lightning_modules.inference.hf_export import export_checkpoint
+from lightning_modules.inference.tagger_backends import (
     ONNX_FILE,
     TRAINING_SETTINGS,
     LogitsModel,
@@ -136,7 +136,7 @@ def _spans(entities: list[dict]) -> list[tuple]:
 
 def check_export(directory: str, precision: str, check_input: str | None) -> dict:
     """PyTorch vs ONNX Runtime on the same windows and reviews; fp32 beyond the tolerance is an error."""
-    from lightning_modules.span_predictor import SpanPredictor
+    from lightning_modules.inference.span_predictor import SpanPredictor
 
     examples = _check_examples(check_input)
     torch_side, onnx_side = SpanPredictor(directory, "cpu", "torch"), SpanPredictor(directory, "cpu", "onnx")

@@ -50,7 +50,7 @@ def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_te
     The models take turns on every review and every batch, so a change in machine load during the run
     hits all of them alike and their ratios stay fair.
     """
-    from lightning_modules.span_predictor import SpanPredictor
+    from lightning_modules.inference.span_predictor import SpanPredictor
 
     backends = backends or {}
     predictors = {name: SpanPredictor(path, device, backends.get(name)) for name, path in checkpoints.items()}
@@ -77,7 +77,7 @@ def inference_profiles(checkpoints: dict[str, str], texts: list[str], latency_te
 
 def inference_peak_rss_mb(checkpoint: str, texts: list[str], batch_size: int = 32, device: str = "auto") -> float:
     """Peak memory of predicting ``texts`` with one model; run it in a fresh process to get that model's alone."""
-    from lightning_modules.span_predictor import SpanPredictor
+    from lightning_modules.inference.span_predictor import SpanPredictor
 
     SpanPredictor(checkpoint, device).predict(texts, batch_size)
     return peak_rss_mb()

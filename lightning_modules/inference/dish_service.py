@@ -15,7 +15,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, StrictStr, model_validator
 from starlette.responses import JSONResponse
 
-from lightning_modules.span_predictor import SpanPredictor, dish_record
+from lightning_modules.inference.span_predictor import SpanPredictor, dish_record
 
 RESPONSE_FORMATS = ("dishes", "hf-pipeline")
 

@@ -21,8 +21,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from datamodules.errors import UserInputError
-from datamodules.tokenization import Tokenizer, load_checkpoint_file, tokenizer_from_checkpoint, tokenizer_from_state
+from datamodules.common.checkpoints import load_checkpoint_file
+from datamodules.common.errors import UserInputError
+from datamodules.tokenization import Tokenizer, tokenizer_from_checkpoint, tokenizer_from_state
 
 TAGGER_CONFIG = "tagger.json"
 ONNX_FILE = "model.onnx"

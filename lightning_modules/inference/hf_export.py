@@ -17,11 +17,12 @@ import tempfile
 from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.bio import label_config_fields
-from datamodules.errors import UserInputError
-from datamodules.tokenization import load_checkpoint_file, stored_tokenizer
+from datamodules.common.checkpoints import load_checkpoint_file
+from datamodules.common.errors import UserInputError
+from datamodules.tokenization import stored_tokenizer
 from lightning_modules.albert_init import load_albert_config
 from lightning_modules.backbones import backbone
-from lightning_modules.tagger_backends import write_tagger_config
+from lightning_modules.inference.tagger_backends import write_tagger_config
 
 
 def _save_tokenizer(state: dict, output_dir: str) -> None:

@@ -1,6 +1,6 @@
 """Span prediction with a fine-tuned tagger: the code path behind scripts/predict.py.
 
-The tagger (a .ckpt, or a HF / ONNX directory: lightning_modules/tagger_backends.py) carries
+The tagger (a .ckpt, or a HF / ONNX directory: lightning_modules/inference/tagger_backends.py) carries
 everything needed (weights, label names, tokenizer, window length), so nothing else is loaded. Texts
 are cut into the same overlapping windows as in training, run in batches, merged back per token and
 decoded to character spans, whichever backend runs the model.
@@ -13,7 +13,7 @@ from datamodules.bio import label_index
 from datamodules.span_decoding import TextDecoder
 from datamodules.span_labels import TextExample
 from datamodules.token_classification import TokenWindows, collate_windows, encode_text
-from lightning_modules.tagger_backends import load_tagger
+from lightning_modules.inference.tagger_backends import load_tagger
 
 SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)
 MAX_PADDING = 0.25  # a batch takes no window that would make padding more than this share of its tokens

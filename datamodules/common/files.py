@@ -5,7 +5,7 @@ import glob
 import os
 from typing import Iterable
 
-from datamodules.errors import UserInputError
+from datamodules.common.errors import UserInputError
 
 
 def expand_input_files(patterns: str | Iterable[str], what: str = "input file") -> list[str]:

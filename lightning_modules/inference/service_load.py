@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from lightning_modules.measurements import percentiles_ms
+from lightning_modules.reporting.measurements import percentiles_ms
 
 SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "serve.py")
 HOST = "127.0.0.1"

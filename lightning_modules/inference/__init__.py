@@ -1,0 +1,1 @@
+"""After training: the span predictor behind predict.py and its backends, HF and ONNX export, and the HTTP service."""
