@@ -22,24 +22,3 @@ def bucketed_order(order: np.ndarray, lengths: np.ndarray, batch_size: int, wind
     batches = by_length[:full].reshape(-1, batch_size)
     shuffled = batches[torch.randperm(len(batches), generator=generator).numpy()]
     return np.concatenate([shuffled.ravel(), by_length[full:]])
-
-
-class LengthGroupedSampler(torch.utils.data.Sampler[int]):
-    """Indices of a dataset for one process: every epoch a seeded shuffle of all items, regrouped by
-    ``bucketed_order`` into batches of similar length (fine-tuning's train loader; pretraining's
-    sampler does the same over the ranks). The epoch comes from ``set_epoch``, which Lightning calls."""
-
-    def __init__(self, lengths: np.ndarray, batch_size: int, window_batches: int, seed: int):
-        self.lengths, self.batch_size, self.window_batches, self.seed = lengths, batch_size, window_batches, seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.lengths)
-
-    def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed + self.epoch)
-        order = torch.randperm(len(self.lengths), generator=generator).numpy()
-        return iter(bucketed_order(order, self.lengths, self.batch_size, self.window_batches, generator).tolist())

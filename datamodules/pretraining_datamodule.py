@@ -2,7 +2,8 @@
 
 The records form one map-style dataset (random access through each shard's index, built by a
 header scan when no ``.index`` file exists). Splitting work is left to a ``DistributedSampler``
-the DataModule builds itself, with the trainer's rank and world size: every rank gets a disjoint,
+the DataModule builds itself (``datamodules/resumable_loading.py``, which also resumes mid-epoch),
+with the trainer's rank and world size: every rank gets a disjoint,
 equal share of one seeded permutation per epoch, and DataLoader workers split that share by batch.
 So no record is seen twice in an epoch on any number of ranks x workers (the ``tfrecord`` package's
 iterable reader repeats data per worker and ignores DDP ranks), and Lightning keeps our sampler
@@ -29,11 +30,11 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from datamodules.common.errors import UserInputError
 from datamodules.common.files import expand_input_files
-from datamodules.length_buckets import bucketed_order
+from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
 from datamodules.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
 from datamodules.tokenization import tokenizer_state
 
@@ -111,39 +112,6 @@ class PretrainingRecords(Dataset):
         return {**self.__dict__, "_handles": {}}
 
 
-class ResumableDistributedSampler(DistributedSampler):
-    """A DistributedSampler that can begin one epoch part-way, where a mid-epoch checkpoint left it,
-    and can group records of similar length into batches.
-
-    The order is a function of seed and epoch only, so the records after a resume are exactly those
-    an uninterrupted run would have seen. With ``lengths`` (per record) and a shuffled, drop-last
-    sampler, DistributedSampler's epoch permutation is length-bucketed in global batches of
-    ``batch_size`` x ranks before rank r takes every r-th record: the DataLoader then cuts each rank's
-    share into batches of ``batch_size`` that line up with those buckets.
-    """
-
-    def __init__(self, *args, lengths: Optional[np.ndarray] = None, batch_size: int = 1, bucket_window: int = 0,
-                 **kwargs):
-        super().__init__(*args, **kwargs)
-        self.lengths, self.batch_size, self.bucket_window = lengths, batch_size, bucket_window
-        self.resume_at: Optional[tuple[int, int]] = None  # (epoch, samples of this rank already seen)
-
-    def _bucketed_indices(self) -> list[int]:
-        g = torch.Generator()
-        g.manual_seed(self.seed + self.epoch)  # DistributedSampler's permutation for this epoch ...
-        order = torch.randperm(len(self.dataset), generator=g).numpy()[:self.total_size]  # ... with drop_last
-        grouped = bucketed_order(order, self.lengths, self.batch_size * self.num_replicas, self.bucket_window, g)
-        return grouped[self.rank::self.num_replicas].tolist()
-
-    def __iter__(self):
-        bucketing = self.lengths is not None and self.bucket_window > 0 and self.shuffle and self.drop_last
-        indices = self._bucketed_indices() if bucketing else list(super().__iter__())
-        if self.resume_at is not None and self.resume_at[0] == self.epoch:
-            indices = indices[self.resume_at[1]:]
-            self.resume_at = None
-        return iter(indices)
-
-
 def collate_pretraining(items: list[dict[str, torch.Tensor]], trim_padding: bool = True) -> dict[str, torch.Tensor]:
     batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
     if trim_padding:
@@ -203,7 +171,7 @@ class PretrainingDataModule(pl.LightningDataModule):
         self.train_set: Optional[Dataset] = None
         self.val_set: Optional[Dataset] = None
         self.tokenizer_state: Optional[dict] = None
-        self._resume_position: Optional[dict] = None
+        self._legacy_position: Optional[dict] = None  # {epoch, batches_done} in older checkpoints
 
     def setup(self, stage: str) -> None:
         hp = self.hparams
@@ -266,17 +234,7 @@ class PretrainingDataModule(pl.LightningDataModule):
             dataset, num_replicas=world, rank=rank, drop_last=train, shuffle=shuffle, seed=self.hparams.seed,
             lengths=self._real_lengths(dataset) if bucketing else None, batch_size=self.hparams.batch_size,
             bucket_window=self.hparams.bucket_window)
-        if train and self._resume_position:
-            epoch = self._resume_position["epoch"]
-            done = self._resume_position["batches_done"] * self.hparams.batch_size
-            if done >= len(sampler):  # saved on the epoch's last batch: go on with the next epoch
-                epoch, done = epoch + 1, 0
-            # Lightning starts the resumed iterator before it calls set_epoch, and workers read the
-            # sampler as soon as the iterator starts: set the epoch here.
-            sampler.set_epoch(epoch)
-            sampler.resume_at = (epoch, done)
-            self._resume_position = None
-        return DataLoader(
+        loader = (ResumableDataLoader if train else DataLoader)(
             dataset, batch_size=self.hparams.batch_size, sampler=sampler, num_workers=self.hparams.num_workers,
             collate_fn=collate_pretraining if self.hparams.trim_padding else _collate_untrimmed,
             persistent_workers=self.hparams.num_workers > 0, pin_memory=torch.cuda.is_available(),
@@ -284,6 +242,10 @@ class PretrainingDataModule(pl.LightningDataModule):
             # the model's (dropout), so a resumed run draws exactly what an uninterrupted one would.
             generator=torch.Generator().manual_seed(self.hparams.seed),
         )
+        if train and self._legacy_position:  # a checkpoint from before loaders kept their own position
+            loader.load_state_dict({**self._legacy_position, "seed": self.hparams.seed})
+            self._legacy_position = None
+        return loader
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, train=True)
@@ -294,19 +256,13 @@ class PretrainingDataModule(pl.LightningDataModule):
         return self._loader(self.val_set, train=False)
 
     def state_dict(self) -> dict:
-        """Saved in every checkpoint: the tokenizer itself (later stages need no path to it) and the
-        position in the training epoch (a resumed run neither repeats nor skips records)."""
-        state = {"tokenizer": self.tokenizer_state} if self.tokenizer_state else {}
-        trainer = self.trainer
-        if trainer is not None and trainer.state.fn == "fit":
-            # Batches of this epoch already trained on (processed, not merely prefetched by the loader).
-            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
-            state["train_position"] = {"epoch": trainer.current_epoch, "batches_done": done}
-        return state
+        """Saved in every checkpoint: the tokenizer itself, so later stages need no path to it. (The
+        position in the training epoch is the train loader's own state: ``ResumableDataLoader``.)"""
+        return {"tokenizer": self.tokenizer_state} if self.tokenizer_state else {}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.tokenizer_state = state_dict.get("tokenizer") or self.tokenizer_state
-        self._resume_position = state_dict.get("train_position")
+        self._legacy_position = state_dict.get("train_position")
 
 
 def _collate_untrimmed(items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from datamodules.bio import label_index, label_names_for
 from datamodules.common.errors import UserInputError
-from datamodules.length_buckets import LengthGroupedSampler
+from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
 from datamodules.span_labels import Span, TextExample, read_corpus
 from datamodules.tokenization import (
     Tokenizer,
@@ -227,27 +227,33 @@ class TokenClassificationDataModule(pl.LightningDataModule):
                 self.datasets[split] = TokenWindows(encoded, self.tokenizer, self.hparams.max_seq_length,
                                                     self.hparams.window_overlap)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, train: bool) -> DataLoader:
         if split not in self.datasets:
             raise UserInputError(f"data.{split}_file is required for this command")
         dataset, batch_size = self.datasets[split], self.hparams.batch_size
-        sampler = None
-        if shuffle and self.hparams.bucket_window > 0:
-            lengths = np.array([end - start for _, start, end in dataset.windows])
-            seed = int(torch.randint(2**31 - 1, ()))  # from the run's seed (seed_everything)
-            sampler, shuffle = LengthGroupedSampler(lengths, batch_size, self.hparams.bucket_window, seed), False
-        return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, sampler=sampler,
-                          num_workers=self.hparams.num_workers, collate_fn=collate_windows,
-                          persistent_workers=self.hparams.num_workers > 0)
+        loader_args = dict(batch_size=batch_size, num_workers=self.hparams.num_workers, collate_fn=collate_windows,
+                           persistent_workers=self.hparams.num_workers > 0)
+        if not train:
+            return DataLoader(dataset, **loader_args)
+        trainer = self.trainer
+        world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+        # One seeded order per epoch, resumable mid-epoch, dealt to the ranks in length buckets; the
+        # seed comes from the run's (seed_everything) and is saved with the loader's position.
+        seed = int(torch.randint(2**31 - 1, ()))
+        sampler = ResumableDistributedSampler(
+            dataset, num_replicas=world, rank=rank, shuffle=True, drop_last=True, seed=seed,
+            lengths=np.array([end - start for _, start, end in dataset.windows]), batch_size=batch_size,
+            bucket_window=self.hparams.bucket_window)
+        return ResumableDataLoader(dataset, sampler=sampler, **loader_args)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train", train=True)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+        return self._loader("val", train=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader("test", train=False)
 
     def state_dict(self) -> dict:
         """Saved in checkpoints: what prediction needs besides the weights."""

@@ -134,22 +134,37 @@ class AlbertPretrainModule(pl.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         # Dropout draws continue where they stopped: a resumed run computes what an uninterrupted one would.
-        # (The checkpoint is written by rank 0: other ranks resume with rank 0's RNG state.)
-        checkpoint["rng_state"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            checkpoint["cuda_rng_state"] = torch.cuda.get_rng_state()
+        # Each rank draws its own, and rank 0 writes the file: so it holds every rank's state, gathered
+        # (Trainer.save_checkpoint runs on every rank), beside rank 0's own under the older key.
+        for key, state in self._rng_states().items():
+            checkpoint[key] = state
+            if _world_size() > 1:
+                checkpoint[key + "_per_rank"] = self.all_gather(state).cpu()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        if "rng_state" in checkpoint:
-            torch.set_rng_state(checkpoint["rng_state"])
-        if "cuda_rng_state" in checkpoint and torch.cuda.is_available():
-            torch.cuda.set_rng_state(checkpoint["cuda_rng_state"])
+        for key, set_state in (("rng_state", torch.set_rng_state), ("cuda_rng_state", torch.cuda.set_rng_state)):
+            if key not in checkpoint or (key == "cuda_rng_state" and not torch.cuda.is_available()):
+                continue
+            per_rank = checkpoint.get(key + "_per_rank")
+            same_world = per_rank is not None and len(per_rank) == _world_size()
+            # clone: a row of the gathered tensor is a view, and set_rng_state on a view crashes (torch 2.13)
+            set_state(per_rank[self.global_rank].clone() if same_world else checkpoint[key])
+
+    @staticmethod
+    def _rng_states() -> dict[str, torch.Tensor]:
+        states = {"rng_state": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            states["cuda_rng_state"] = torch.cuda.get_rng_state()
+        return states
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         optimizer = Lamb(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
                          betas=tuple(hp.betas), eps=hp.eps)
-        total_steps = int(self.trainer.estimated_stepping_batches)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, warmup_poly_decay(hp.warmup_steps, total_steps, hp.poly_power))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(
+            lambda: self.trainer.estimated_stepping_batches, warmup_steps=hp.warmup_steps, power=hp.poly_power))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _world_size() -> int:
+    return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1

@@ -143,8 +143,7 @@ class AlbertTokenClassifierModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = torch.optim.AdamW(self._param_groups(), lr=self.hparams.learning_rate)
-        total = int(self.trainer.estimated_stepping_batches)
-        warmup = int(total * self.hparams.warmup_ratio)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(warmup, total, 1.0))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(
+            lambda: self.trainer.estimated_stepping_batches, warmup_ratio=self.hparams.warmup_ratio))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 

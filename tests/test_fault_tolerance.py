@@ -24,8 +24,8 @@ def pretrain(shared_data, root, probe_dir, *extra, signal_at=-1, signal_name="SI
     return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
 
 
-def records(probe_dir):
-    return json.loads((probe_dir / "rank0.json").read_text())["records"]
+def records(probe_dir, rank=0):
+    return json.loads((probe_dir / f"rank{rank}.json").read_text())["records"]
 
 
 def final_weights(root):
@@ -59,9 +59,30 @@ def test_killed_run_resumes_exactly(shared_data, uninterrupted, tmp_path, signal
     before, after = records(tmp_path / "before"), records(tmp_path / "after")
     assert len(reference) == 60 and len(after) == 60 - resumes_from
     assert before[:resumes_from] + after == reference  # no record repeated or skipped, across the epoch end
-    ours, theirs = final_weights(tmp_path), final_weights(uninterrupted)
+    assert_same_weights(final_weights(tmp_path), final_weights(uninterrupted))
+
+
+def assert_same_weights(ours, theirs):
     for name, tensor in theirs.items():
         assert torch.allclose(ours[name], tensor, rtol=0, atol=1e-6), name
+
+
+DDP = ("--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp")
+
+
+@pytest.mark.slow
+def test_killed_ddp_run_resumes_exactly(shared_data, tmp_path):
+    """2 processes x 2 loader workers, 20 batches per rank and epoch: killed at step 35, resumed from 30."""
+    reference = pretrain(shared_data, tmp_path / "reference", tmp_path / "reference" / "probe", *DDP)
+    assert reference.returncode == 0, reference.stderr[-3000:]
+    killed = pretrain(shared_data, tmp_path / "run", tmp_path / "before", *DDP, signal_at=35)
+    assert killed.returncode == -9
+    resumed = pretrain(shared_data, tmp_path / "run", tmp_path / "after", *DDP, "--ckpt_path", "last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    for rank in range(2):
+        before, after = records(tmp_path / "before", rank), records(tmp_path / "after", rank)
+        assert before[:30] + after == records(tmp_path / "reference" / "probe", rank) and len(after) == 30
+    assert_same_weights(final_weights(tmp_path / "run"), final_weights(tmp_path / "reference"))
 
 
 def test_out_of_memory_names_the_config_and_a_way_out(shared_data, tmp_path):

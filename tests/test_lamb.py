@@ -71,8 +71,19 @@ def test_param_groups_exclude_layernorm_and_bias_and_count_tied_weights_once():
     assert model.predictions.decoder.weight is model.albert.embeddings.word_embeddings.weight
 
 
-def test_warmup_then_polynomial_decay_like_albert():
-    f = warmup_poly_decay(warmup_steps=10, total_steps=100, power=1.0)
-    assert [f(0), f(5), f(10), f(55), f(100), f(150)] == pytest.approx([0.0, 0.5, 0.9, 0.45, 0.0, 0.0])
-    g = warmup_poly_decay(warmup_steps=0, total_steps=100, power=2.0)
+
+
+def test_warmup_then_polynomial_decay_like_albert_with_the_total_read_once_after_step_0():
+    calls = []
+
+    def total():
+        calls.append(1)
+        return 100
+
+    f = warmup_poly_decay(total, warmup_steps=10, power=1.0)
+    assert f(0) == 0.0 and not calls  # LambdaLR's step 0 happens before Lightning may build the loader
+    assert [f(5), f(10), f(55), f(100), f(150)] == pytest.approx([0.5, 0.9, 0.45, 0.0, 0.0]) and len(calls) == 1
+    g = warmup_poly_decay(lambda: 100, power=2.0)
     assert g(0) == 1.0 and abs(g(50) - 0.25) < 1e-12
+    h = warmup_poly_decay(lambda: 15, warmup_ratio=0.1)  # ceil(1.5) = 2 warmup steps
+    assert [h(0), h(1), h(2)] == pytest.approx([0.0, 0.5, 1 - 2 / 15])

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from datamodules.length_buckets import LengthGroupedSampler, bucketed_order
+from datamodules.length_buckets import bucketed_order
 
 
 def test_batches_are_length_sorted_runs_of_one_window_and_the_remainder_comes_last():
@@ -25,23 +25,3 @@ def test_the_generator_fixes_the_batch_order():
     assert (a == b).all() and not (a == c).all()
     assert a[:8].tolist() == list(range(a[0], a[0] + 8))  # one batch: eight neighbours in length
     assert a.tolist() != sorted(a.tolist())  # the batches themselves come in random order
-
-
-def test_length_grouped_sampler_gives_every_item_once_in_similar_length_batches_each_epoch():
-    lengths = np.random.default_rng(0).integers(5, 128, size=1000)
-    sampler = LengthGroupedSampler(lengths, batch_size=32, window_batches=16, seed=7)
-    epochs = []
-    for epoch in (0, 1):
-        sampler.set_epoch(epoch)
-        epochs.append(list(sampler))
-        assert sorted(epochs[-1]) == list(range(1000)) and len(sampler) == 1000
-    assert epochs[0] != epochs[1]  # a fresh shuffle each epoch ...
-    sampler.set_epoch(0)
-    assert list(sampler) == epochs[0]  # ... that the seed and epoch fix
-
-    def mean_padding(order):
-        batches = [lengths[order[i:i + 32]] for i in range(0, 992, 32)]
-        return np.mean([(b.max() - b).mean() for b in batches])
-
-    random_order = np.random.default_rng(1).permutation(1000)
-    assert mean_padding(epochs[0]) < 0.1 * mean_padding(random_order)
