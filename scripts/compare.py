@@ -8,8 +8,9 @@ changed (``--model.model_type``): pretrain.py fit, finetune.py fit from that che
 random weights ("no pretraining"), finetune.py test on the test file; then it times predict.py's
 code path on the test reviews: both taggers in one fresh process, taking turns review by review
 (fair under changing machine load), and each alone in a fresh process for its peak memory. Every
-stage's log is kept under ``<output_dir>/<model_type>/``. The config (YAML) names the stage configs
-and the arguments both sides share:
+stage's log is kept under ``<output_dir>/<model_type>/``, and its numbers are read back from the
+``metrics/metrics.csv`` Lightning's CSVLogger writes beside the run's TensorBoard logs. The config
+(YAML) names the stage configs and the arguments both sides share:
 
   task: NYT dish names                       # a label for the report
   output_dir: runs/compare
@@ -47,7 +48,7 @@ from lightning_modules.reporting.measurements import (
     parameter_counts,
     peak_rss_mb,
 )
-from lightning_modules.reporting.tensorboard_scalars import read_scalars
+from lightning_modules.reporting.run_metrics import metrics_logger_args, read_metrics
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
@@ -101,10 +102,15 @@ def run_stage(name: str, command: list[str], log_path: str) -> dict:
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(usage)}
 
 
-def last_value(scalars: dict, tag: str, source: str) -> float:
-    if tag not in scalars:
-        raise UserInputError(f"{source}: no '{tag}' was logged")
-    return scalars[tag][-1][1]
+def run_folder(run_dir: str) -> list[str]:
+    """Options putting a stage's checkpoints and logs under ``run_dir``, its numbers where read_metrics reads them."""
+    return ["--trainer.default_root_dir", run_dir, *metrics_logger_args(run_dir)]
+
+
+def last_value(metrics: dict, name: str, source: str) -> float:
+    if name not in metrics:
+        raise UserInputError(f"{source}: no '{name}' was logged")
+    return metrics[name][-1][1]
 
 
 def pretrain(config: dict, model_type: str, root: str) -> tuple[dict, str]:
@@ -113,13 +119,13 @@ def pretrain(config: dict, model_type: str, root: str) -> tuple[dict, str]:
     result = run_stage(f"{model_type}: pretraining", [
         "scripts/pretrain.py", "fit", "--config", stage["config"], *cli_args(stage.get("args")),
         "--data.tokenizer", config["tokenizer"], "--model.model_type", model_type,
-        "--trainer.default_root_dir", run_dir, *QUIET], os.path.join(root, "pretrain.log"))
-    scalars = read_scalars(run_dir)
-    speeds = [value for _, value in scalars.get("train/sequences_per_s", [])]
+        *run_folder(run_dir), *QUIET], os.path.join(root, "pretrain.log"))
+    metrics = read_metrics(run_dir)
+    speeds = [value for _, value in metrics.get("train/sequences_per_s", [])]
     if not speeds:
         raise UserInputError(f"{run_dir}: no train/sequences_per_s logged (raise trainer.max_steps above "
                              f"trainer.log_every_n_steps)")
-    losses = [value for _, value in scalars["train/loss"]]
+    losses = [value for _, value in metrics["train/loss"]]
     result.update(sequences_per_s=statistics.median(speeds), loss_last=statistics.mean(losses[-5:]))
     return result, os.path.join(run_dir, "checkpoints", "last.ckpt")
 
@@ -135,15 +141,15 @@ def finetune_and_test(config: dict, model_type: str, root: str, init: str, pretr
                  "--data.tokenizer", config["tokenizer"]]
     common = ["--config", stage["config"], *cli_args(stage.get("args")), *model, *QUIET]
     result = run_stage(f"{model_type}: fine-tuning ({init})", [
-        "scripts/finetune.py", "fit", *common, "--trainer.default_root_dir", run_dir],
+        "scripts/finetune.py", "fit", *common, *run_folder(run_dir)],
         os.path.join(root, f"finetune_{init}.log"))
     best = os.path.join(run_dir, "checkpoints", "best.ckpt")
     test_dir = os.path.join(root, f"test_{init}")
     run_stage(f"{model_type}: test ({init})", [
         "scripts/finetune.py", "test", *common, "--data.test_file", stage["test_file"], "--ckpt_path", best,
-        "--trainer.default_root_dir", test_dir], os.path.join(root, f"test_{init}.log"))
-    scalars = read_scalars(test_dir)
-    result["test"] = {k: last_value(scalars, f"test/{k}", test_dir) for k in ("f1", "precision", "recall")}
+        *run_folder(test_dir)], os.path.join(root, f"test_{init}.log"))
+    metrics = read_metrics(test_dir)
+    result["test"] = {k: last_value(metrics, f"test/{k}", test_dir) for k in ("f1", "precision", "recall")}
     result["checkpoint"] = best
     return result
 

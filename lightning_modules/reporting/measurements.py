@@ -1,14 +1,17 @@
 """What a model costs: parameter counts, inference latency and throughput, peak memory.
 
-Used by scripts/compare.py. Timings run fine-tuned checkpoints through ``SpanPredictor``, the
-code path of scripts/predict.py, so they are what a user of predict.py gets.
+Used by scripts/compare.py and the benchmarks (lightning_modules/benchmarks). Timings run fine-tuned
+checkpoints through ``SpanPredictor``, the code path of scripts/predict.py, so they are what a user of
+predict.py gets.
 """
 from __future__ import annotations
 
 import math
+import os
 import resource
 import statistics
 import sys
+import threading
 import time
 
 import torch
@@ -18,6 +21,61 @@ def peak_rss_mb(usage: resource.struct_rusage | None = None) -> float:
     """Peak resident memory of this process (or of the process ``usage`` describes), in MB."""
     usage = usage or resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_maxrss / (1024 * 1024 if sys.platform == "darwin" else 1024)  # bytes on macOS, KB on Linux
+
+
+class ProcessTreeMemory:
+    """Peak memory of this process and all its descendants (the forked workers), summed, sampled every
+    ``interval`` seconds from /proc (Linux) in a thread: ``peak_rss`` counts pages shared after a fork
+    (torch's, imported by the tfrecord package) once per process, as ``ps`` would add them up;
+    ``peak_pss`` shares them out (/proc/PID/smaps_rollup), the memory the tree really holds."""
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak_rss, self.peak_pss = interval, 0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def _tree(root: int) -> list[int]:
+        children: dict[int, list[int]] = {}
+        for name in os.listdir("/proc"):
+            if name.isdigit():
+                try:
+                    with open(f"/proc/{name}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except OSError:  # ended meanwhile
+                    continue
+                children.setdefault(ppid, []).append(int(name))
+        tree, todo = [], [root]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo += children.get(pid, [])
+        return tree
+
+    @staticmethod
+    def _kilobytes(path: str, field: str) -> int:
+        try:
+            with open(path) as f:
+                return next((int(line.split()[1]) for line in f if line.startswith(field)), 0)
+        except OSError:
+            return 0
+
+    def _sample(self) -> None:
+        while True:
+            tree = self._tree(os.getpid())
+            rss = sum(self._kilobytes(f"/proc/{pid}/status", "VmRSS:") for pid in tree)
+            pss = sum(self._kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss * 1024), max(self.peak_pss, pss * 1024)
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> ProcessTreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def parameter_counts(state_dict: dict[str, torch.Tensor], encoder_prefix: str) -> dict[str, int]:

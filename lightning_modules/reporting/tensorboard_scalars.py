@@ -1,4 +1,4 @@
-"""Scalars a run logged to TensorBoard, read back for plots, benchmarks and reports."""
+"""Scalars a run logged to TensorBoard, read back for plots (scripts/plot_curves.py)."""
 from __future__ import annotations
 
 from collections import defaultdict

@@ -1,0 +1,79 @@
+"""datagen: create_pretraining_data (datamodules/pretraining_data.py, what scripts/create_pretraining_data.py
+runs) on a corpus: instances/s (in all and per worker) and the peak memory of the whole process tree
+(parent and workers), summed RSS and summed PSS (shared pages shared out). For nyt_dish/reviews.txt
+with seq 128 / dupe 5 it is compared with the recorded time of google-research/ALBERT's script for that
+job (../shared/data/google_tfrecord/README.md: 28.5 s wall, one process), since TensorFlow is not
+installed here.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+
+from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE
+from lightning_modules.reporting.measurements import ProcessTreeMemory
+
+SUMMARY = "create_pretraining_data on a corpus: instances/s, peak memory of the process tree, vs Google's script"
+
+# google-research/ALBERT's create_pretraining_data.py on nyt_dish/reviews.txt, seq 128, dupe 5, vocab
+# nyt_spm.model, one process (tensorflow-cpu 2.21, 2-core machine): the recorded figure from
+# ../shared/data/google_tfrecord/README.md, since TensorFlow is not installed here.
+GOOGLE_DATAGEN = {"input": "nyt_dish/reviews.txt", "max_seq_length": 128, "max_predictions_per_seq": 20,
+                  "dupe_factor": 5, "seconds": 28.5, "import_seconds": 2.4, "instances": 14734}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", required=True, help="corpus: one sentence per line, blank line between "
+                                                       "documents (or FORMAT:GLOB, e.g. lines:reviews.txt)")
+    parser.add_argument("--vocab", required=True, help="SentencePiece .model or WordPiece vocab.txt")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE)
+    for name, kind, default in [("max_seq_length", int, 128), ("max_predictions_per_seq", int, 20),
+                                ("dupe_factor", int, 5), ("masked_lm_prob", float, 0.15)]:
+        parser.add_argument(f"--{name}", type=kind, default=default)
+
+
+def google_reference(args, seconds: float) -> dict:
+    """Google's recorded figure beside ours, where this run is the job it timed (else nothing)."""
+    g = GOOGLE_DATAGEN
+    same_job = (args.input.replace(os.sep, "/").endswith(g["input"]) and args.max_seq_length == g["max_seq_length"]
+                and args.max_predictions_per_seq == g["max_predictions_per_seq"]
+                and args.dupe_factor == g["dupe_factor"])
+    if not same_job:
+        return {}
+    return {"reference": "google-research/ALBERT create_pretraining_data.py, one process: recorded figure from "
+                         "../shared/data/google_tfrecord/README.md (TensorFlow is not installed here)",
+            "reference_seconds": g["seconds"], "reference_instances": g["instances"],
+            "reference_instances_per_s": g["instances"] / g["seconds"],
+            "speedup_vs_google": g["seconds"] / seconds,
+            # Google's 28.5 s include 2.4 s of imports; ours exclude Python start-up.
+            "speedup_vs_google_without_imports": (g["seconds"] - g["import_seconds"]) / seconds}
+
+
+def run(args) -> dict:
+    from datamodules.corpus_formats import expand_corpus_files
+    from datamodules.pretraining_data import create_pretraining_data
+    from datamodules.pretraining_instances import MaskingConfig
+
+    cfg = MaskingConfig(max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
+                        masked_lm_prob=args.masked_lm_prob)
+    input_mb = sum(os.path.getsize(f.path) for f in expand_corpus_files(args.input, "sentences", "--input")) / 1e6
+    with tempfile.TemporaryDirectory() as tmp, ProcessTreeMemory() as memory:
+        start = time.perf_counter()
+        summary = create_pretraining_data(args.input, os.path.join(tmp, "bench.tfrecord"), args.vocab, cfg,
+                                          dupe_factor=args.dupe_factor, num_workers=args.workers,
+                                          documents_per_piece=args.documents_per_piece, progress=False)
+        seconds = time.perf_counter() - start
+        output_mb = sum(os.path.getsize(f) for f in summary.output_files) / 1e6
+    return {"benchmark": "datagen", "input": args.input, "vocab": args.vocab, "workers": args.workers,
+            "max_seq_length": args.max_seq_length, "max_predictions_per_seq": args.max_predictions_per_seq,
+            "dupe_factor": args.dupe_factor, "masked_lm_prob": args.masked_lm_prob,
+            "documents_per_piece": args.documents_per_piece, "shards": len(summary.output_files),
+            "instances": summary.instances, "input_mb": input_mb, "output_mb": output_mb, "seconds": seconds,
+            "instances_per_s": summary.instances / seconds,
+            "instances_per_s_per_worker": summary.instances / seconds / args.workers,
+            "input_mb_per_s": input_mb / seconds,
+            "peak_tree_rss_mb": memory.peak_rss / 1e6, "peak_tree_pss_mb": memory.peak_pss / 1e6,
+            **google_reference(args, seconds)}
