@@ -43,6 +43,15 @@ class EncodedText:
     labels: list[int]  # label id per token, IGNORE_INDEX for whitespace pieces
 
 
+@dataclass
+class TextEncoding:
+    """How texts become a tagger's inputs, saved with the tagger for prediction: the tokenizer itself
+    (``tokenization.tokenizer_state``) and the windows (``max_seq_length`` with [CLS] and [SEP], ``window_overlap``)."""
+    tokenizer: dict
+    max_seq_length: int
+    window_overlap: int
+
+
 def token_labels(offsets: list[tuple[int, int]], spans: list[Span], label_index: dict[str, int]) -> list[int]:
     """BIO label id per token from character spans: B on the first token touching a span, I on the rest."""
     labels = []
@@ -255,8 +264,8 @@ class TokenClassificationDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", train=False)
 
-    def state_dict(self) -> dict:
-        """Saved in checkpoints: what prediction needs besides the weights."""
-        return {"tokenizer": self.tokenizer_state, "label_names": self.label_names,
-                "max_seq_length": self.hparams.max_seq_length, "window_overlap": self.hparams.window_overlap}
+    @property
+    def text_encoding(self) -> TextEncoding:
+        """How this data encodes texts (the model learns it in ``setup`` and saves it for prediction)."""
+        return TextEncoding(self.tokenizer_state, self.hparams.max_seq_length, self.hparams.window_overlap)
 

@@ -308,7 +308,7 @@ def tokenizer_from_checkpoint(source: str) -> dict | None:
 
 
 def stored_tokenizer(checkpoint: dict) -> dict | None:
-    """The tokenizer state a DataModule stored in a loaded checkpoint, or None."""
+    """The tokenizer state a DataModule or module stored in a loaded checkpoint, or None."""
     for value in checkpoint.values():
         if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
             return value["tokenizer"]

@@ -4,10 +4,13 @@ Weights live in a ``transformers.AlbertForTokenClassification`` (``BertForTokenC
 ``model_type: bert``) as ``self.model``. The encoder can
 start from our pretraining checkpoint, from a ``save_pretrained`` directory, or from random
 weights (the "no pretraining" baseline). The model config is stored, resolved, in the
-hyper-parameters, so a fine-tuned checkpoint is self-contained.
+hyper-parameters, and the module saves how its data encodes texts (tokenizer, windows) under its own
+checkpoint key, so a fine-tuned checkpoint is self-contained: ``load_from_checkpoint`` gives a tagger
+that predicts.
 """
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Optional, Union
 
 import lightning.pytorch as pl
@@ -16,14 +19,25 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from datamodules.bio import label_config_fields
 from datamodules.common.errors import UserInputError
-from datamodules.token_classification import IGNORE_INDEX, LABEL_SCHEMES
+from datamodules.token_classification import (
+    IGNORE_INDEX,
+    LABEL_SCHEMES,
+    TextEncoding,
+    TokenClassificationDataModule,
+)
 from lightning_modules.albert_init import TOKEN_CLASSIFICATION, build_model, store_resolved
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
 from lightning_modules.span_metrics import SpanF1
 
+TEXT_ENCODING_KEY = "text_encoding"  # the checkpoint entry this module writes
+OLD_DATAMODULE_KEY = "TokenClassificationDataModule"  # where older checkpoints kept it: their DataModule's state
+
 
 class AlbertTokenClassifierModule(pl.LightningModule):
     """Token classification with entity-level metrics.
+
+    ``text_encoding`` (tokenizer and windows, for prediction) is learned from the DataModule in ``setup``, or
+    read from a checkpoint; it is saved in checkpoints.
 
     Validation/test span F1 (``val/f1``, ``val/precision``, ``val/recall``, ``val/f1_<type>``) is measured on
     whole texts: windows merged and decoded exactly as scripts/predict.py does (span_metrics.SpanF1).
@@ -79,13 +93,28 @@ class AlbertTokenClassifierModule(pl.LightningModule):
         self.val_spans, self.test_spans = SpanF1(label_names, label_scheme), SpanF1(label_names, label_scheme)
         accuracy = dict(num_classes=len(label_names), ignore_index=IGNORE_INDEX, average="micro")
         self.val_accuracy, self.test_accuracy = MulticlassAccuracy(**accuracy), MulticlassAccuracy(**accuracy)
+        self.text_encoding: Optional[TextEncoding] = None
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
-        tokenizer = getattr(datamodule, "tokenizer", None)
-        if tokenizer is not None and tokenizer.vocab_size > self.config.vocab_size:
-            raise UserInputError(f"the tokenizer has {tokenizer.vocab_size} pieces but the model's vocab_size is "
+        if not isinstance(datamodule, TokenClassificationDataModule):
+            return
+        vocab_size = datamodule.tokenizer.vocab_size
+        if vocab_size > self.config.vocab_size:
+            raise UserInputError(f"the tokenizer has {vocab_size} pieces but the model's vocab_size is "
                                  f"{self.config.vocab_size}: the tokenizer does not belong to this model")
+        self.text_encoding = datamodule.text_encoding
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.text_encoding is not None:
+            checkpoint[TEXT_ENCODING_KEY] = asdict(self.text_encoding)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Read ``text_encoding`` back, unless ``setup`` learned it from the data in hand (a Trainer restores
+        a checkpoint after ``setup``: a resumed run keeps the windows it trains with)."""
+        stored = checkpoint.get(TEXT_ENCODING_KEY) or checkpoint.get(OLD_DATAMODULE_KEY)
+        if self.text_encoding is None and stored:
+            self.text_encoding = TextEncoding(stored["tokenizer"], stored["max_seq_length"], stored["window_overlap"])
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits

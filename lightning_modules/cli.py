@@ -86,10 +86,10 @@ class AlbertCLI(LightningCLI):
         if "tokenizer_checkpoint" in data and not data.get("tokenizer"):
             data.tokenizer_checkpoint = config.ckpt_path
         if "labels" in data:
-            checkpoint = load_checkpoint_file(config.ckpt_path)
+            hparams = load_checkpoint_file(config.ckpt_path).get(self.model_class.CHECKPOINT_HYPER_PARAMS_KEY, {})
             if not data.get("labels"):  # the label set the checkpoint was trained with
-                data.labels = checkpoint.get("TokenClassificationDataModule", {}).get("label_names")
-            data.label_scheme = checkpoint.get("hyper_parameters", {}).get("label_scheme", "all")
+                data.labels = hparams.get("label_names")
+            data.label_scheme = hparams.get("label_scheme", "all")
 
 
 def run_cli(model_class, datamodule_class, **kwargs) -> None:

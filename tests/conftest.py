@@ -43,22 +43,27 @@ def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
     return Path(shard)
 
 
+def save_tagger(module, path: Path, tokenizer_model: Path, max_seq_length: int = 32, window_overlap: int = 8) -> Path:
+    """``module`` (a tagger) as fine-tuning saves it with this tokenizer (lower-casing) and these windows."""
+    from datamodules.token_classification import TextEncoding
+    from datamodules.tokenization import tokenizer_state
+    from lightning_modules.checkpoints import save_module_checkpoint
+
+    module.text_encoding = TextEncoding(tokenizer_state(str(tokenizer_model), True), max_seq_length, window_overlap)
+    return Path(save_module_checkpoint(module, path))
+
+
 def save_random_tagger(path: Path, tokenizer_model: Path, label_scheme: str = "all") -> Path:
     """A tiny tagger checkpoint whose classifier has large weights, so its tags differ from token to token."""
     import torch
 
-    from datamodules.tokenization import tokenizer_state
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 
     torch.manual_seed(0)
     module = AlbertTokenClassifierModule(label_names=TAGGER_LABELS, label_scheme=label_scheme,
                                          albert_config={**TINY_ALBERT, "vocab_size": 1600})
     torch.nn.init.normal_(module.model.classifier.weight, std=1.0)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "TokenClassificationDataModule": {
-                    "tokenizer": tokenizer_state(str(tokenizer_model), True),
-                    "label_names": TAGGER_LABELS, "max_seq_length": 32, "window_overlap": 8}}, path)
-    return path
+    return save_tagger(module, path, tokenizer_model)
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from conftest import TINY_ALBERT
 from datamodules.common.errors import TrainingStoppedError, UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
 from lightning_modules.albert_pretrain import AlbertPretrainModule
+from lightning_modules.checkpoints import save_module_checkpoint
 from lightning_modules.lamb import Lamb
 
 
@@ -82,7 +83,7 @@ def test_init_from_checkpoint_and_hf_directory(tmp_path):
     config = {**TINY_ALBERT, "vocab_size": 100}
     source = AlbertPretrainModule(albert_config=config)
     ckpt = tmp_path / "x.ckpt"
-    torch.save({"state_dict": source.state_dict()}, ckpt)
+    save_module_checkpoint(source, ckpt)
     loaded = AlbertPretrainModule(albert_config=config, init_from=str(ckpt))
     for (name, a), b in zip(source.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
@@ -101,12 +102,9 @@ def test_checkpoint_loads_after_its_init_directory_is_gone(tmp_path):
     """The checkpoint holds the weights and the resolved config, so the init source is not read again."""
     import shutil
 
-    import lightning
-
     AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}).model.save_pretrained(tmp_path / "hf")
     module = AlbertPretrainModule(init_from=str(tmp_path / "hf"), learning_rate=0.01)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "pytorch-lightning_version": lightning.__version__}, tmp_path / "run.ckpt")
+    save_module_checkpoint(module, tmp_path / "run.ckpt")
     shutil.rmtree(tmp_path / "hf")
     restored = AlbertPretrainModule.load_from_checkpoint(tmp_path / "run.ckpt", map_location="cpu")
     assert restored.hparams.init_from is None and restored.hparams.learning_rate == 0.01

@@ -11,6 +11,7 @@ from datamodules.token_classification import TokenClassificationDataModule, Toke
 from datamodules.tokenization import load_tokenizer
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+from lightning_modules.checkpoints import save_module_checkpoint
 from lightning_modules.span_metrics import SpanF1
 
 LABELS = ["O", "B-Dish", "I-Dish"]
@@ -52,7 +53,7 @@ def test_span_f1_decodes_merged_windows_and_counts_an_overlap_entity_once(shared
 def test_init_from_pretraining_checkpoint_loads_the_encoder(tmp_path):
     pretrained = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100})
     ckpt = tmp_path / "pre.ckpt"
-    torch.save({"state_dict": pretrained.state_dict(), "hyper_parameters": dict(pretrained.hparams)}, ckpt)
+    save_module_checkpoint(pretrained, ckpt)
     tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt))
     loaded = tagger.model.albert.state_dict()
     assert len(loaded) > 10
@@ -74,7 +75,7 @@ def test_init_from_pretraining_checkpoint_loads_the_encoder(tmp_path):
 def test_bert_tagger_from_a_bert_pretraining_checkpoint(tmp_path):
     pretrained = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 100}, model_type="bert")
     ckpt = tmp_path / "bert.ckpt"
-    torch.save({"state_dict": pretrained.state_dict(), "hyper_parameters": dict(pretrained.hparams)}, ckpt)
+    save_module_checkpoint(pretrained, ckpt)
     tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(ckpt))  # type from the checkpoint
     assert tagger.hparams.model_type == "bert" and type(tagger.model).__name__ == "BertForTokenClassification"
     for name, tensor in tagger.model.bert.state_dict().items():
@@ -116,3 +117,22 @@ def test_layerwise_lr_decay_groups():
     assert lrs[id(model.model.classifier.weight)] == 1.0
     assert lrs[id(model.model.albert.encoder.embedding_hidden_mapping_in.weight)] == 0.5
     assert lrs[id(model.model.albert.embeddings.word_embeddings.weight)] == 0.25
+
+
+def test_checkpoint_carries_the_text_encoding_of_the_data(shared_data, tmp_path):
+    """The module learns the tokenizer and windows from its DataModule and saves them in its own entry."""
+    seed = shared_data / "seed_toy"
+    train = str(seed / "dish_name_train.csv")
+    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2,
+                                         tokenizer=str(seed / "vocab.txt"), do_lower_case=False, max_seq_length=16,
+                                         window_overlap=4)
+    model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159})
+    trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
+    trainer.fit(model, data)
+    trainer.save_checkpoint(tmp_path / "tagger.ckpt")
+    checkpoint = torch.load(tmp_path / "tagger.ckpt", weights_only=False)
+    assert type(data).__qualname__ not in checkpoint  # the DataModule saves nothing of its own
+    restored = AlbertTokenClassifierModule.load_from_checkpoint(tmp_path / "tagger.ckpt", map_location="cpu")
+    assert restored.text_encoding == data.text_encoding
+    assert restored.text_encoding.max_seq_length == 16 and restored.text_encoding.tokenizer["do_lower_case"] is False

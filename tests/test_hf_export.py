@@ -3,10 +3,12 @@ import pytest
 import torch
 from transformers import AutoModelForPreTraining, AutoModelForTokenClassification, AutoTokenizer
 
-from conftest import TINY_ALBERT, assert_one_line_error, run_script
-from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint, tokenizer_state
+from conftest import TINY_ALBERT, assert_one_line_error, run_script, save_tagger
+from datamodules.pretraining_datamodule import PretrainingDataModule
+from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+from lightning_modules.checkpoints import save_module_checkpoint
 from lightning_modules.inference.hf_export import export_checkpoint
 
 LABELS = ["O", "B-Dish", "I-Dish"]
@@ -18,18 +20,13 @@ def spm(shared_data):
     return str(shared_data / "google_tfrecord" / "reviews_spm.model")
 
 
-def save_checkpoint(module, path, datamodule_key, spm):
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                datamodule_key: {"tokenizer": tokenizer_state(spm, True)}}, path)
-
-
 @pytest.mark.parametrize("model_type, hf_class", [("albert", "AlbertForTokenClassification"),
                                                   ("bert", "BertForTokenClassification")])
 def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path, spm, model_type, hf_class):
     torch.manual_seed(0)
     module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600},
                                          model_type=model_type).eval()
-    save_checkpoint(module, tmp_path / "ft.ckpt", "TokenClassificationDataModule", spm)
+    save_tagger(module, tmp_path / "ft.ckpt", spm)
     assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == hf_class
 
     hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
@@ -45,10 +42,13 @@ def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path,
 
 
 @pytest.mark.parametrize("model_type", ["albert", "bert"])
-def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, spm, model_type):
+def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, shared_data, spm, model_type):
     torch.manual_seed(0)
     module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 1600}, model_type=model_type).eval()
-    save_checkpoint(module, tmp_path / "pre.ckpt", "PretrainingDataModule", spm)
+    data = PretrainingDataModule(train_files=str(shared_data / "google_tfrecord" / "reviews_train.tfrecord"),
+                                 tokenizer=spm)
+    data.setup("fit")  # reads the tokenizer, which the checkpoint carries
+    save_module_checkpoint(module, tmp_path / "pre.ckpt", data)
     export_checkpoint(str(tmp_path / "pre.ckpt"), str(tmp_path / "hf"))
     loaded = AutoModelForPreTraining.from_pretrained(tmp_path / "hf").eval()
     assert type(loaded) is type(module.model)

@@ -1,9 +1,10 @@
 """Our checkpoints -> HuggingFace ``save_pretrained`` directories (config, safetensors, tokenizer, labels).
 
-The modules keep transformers' weight layout under ``model.``, so export is a prefix strip: a
-pretraining checkpoint becomes an ``AlbertForPreTraining`` (``BertForPreTraining``) directory, a
-fine-tuned one an ``AlbertForTokenClassification`` (``BertForTokenClassification``) directory with
-``id2label`` and ``tagger.json`` (its window length and overlap, and label scheme). The tokenizer stored
+The modules hold a transformers model as ``model``, so export loads the checkpoint's module
+(``load_from_checkpoint``) and saves that: a pretraining checkpoint becomes an ``AlbertForPreTraining``
+(``BertForPreTraining``) directory, a fine-tuned one an ``AlbertForTokenClassification``
+(``BertForTokenClassification``) directory with ``id2label`` and ``tagger.json`` (the module's window
+length and overlap, and label scheme). The tokenizer stored
 in the checkpoint is written as transformers expects it (``spiece.model`` for ``AlbertTokenizer``, ``vocab.txt`` for
 ``BertTokenizerFast``), so ``AutoTokenizer``/``AutoModel*`` load the directory offline. Such a
 directory is also what ``--model.init_from`` takes back in.
@@ -16,29 +17,27 @@ import tempfile
 
 from transformers import AlbertTokenizer, BertTokenizerFast
 
-from datamodules.bio import label_config_fields
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
 from datamodules.tokenization import stored_tokenizer
-from lightning_modules.albert_init import load_albert_config
-from lightning_modules.backbones import backbone
+from lightning_modules.albert_pretrain import AlbertPretrainModule
+from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.inference.tagger_backends import write_tagger_config
 
 
 def _save_tokenizer(state: dict, output_dir: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        if state["file_name"].endswith(".model") or state["data"][:1] != b"[":
-            with open(os.path.join(tmp, "spiece.model"), "wb") as f:
-                f.write(state["data"])
+        sentencepiece = state["file_name"].endswith(".model") or state["data"][:1] != b"["
+        path = os.path.join(tmp, "spiece.model" if sentencepiece else "vocab.txt")
+        with open(path, "wb") as f:
+            f.write(state["data"])
+        if sentencepiece:
             tokenizer = AlbertTokenizer.from_pretrained(tmp, do_lower_case=state["do_lower_case"], keep_accents=False)
         else:
-            path = os.path.join(tmp, "vocab.txt")
-            with open(path, "wb") as f:
-                f.write(state["data"])
             tokenizer = BertTokenizerFast(vocab=path, do_lower_case=state["do_lower_case"])
         tokenizer.save_pretrained(output_dir)
-        if os.path.isfile(os.path.join(tmp, "spiece.model")):
-            shutil.copy(os.path.join(tmp, "spiece.model"), output_dir)  # also for sentencepiece users
+        # The file itself too (transformers writes tokenizer.json only): predict.py and sentencepiece users read it.
+        shutil.copy(path, output_dir)
 
 
 def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) -> str:
@@ -49,33 +48,25 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
     hparams = checkpoint.get("hyper_parameters", {})
     if not isinstance(hparams.get("albert_config"), dict):
         raise UserInputError(f"--ckpt {ckpt_path}: not a checkpoint of scripts/pretrain.py or scripts/finetune.py")
-    family = backbone(hparams.get("model_type") or "albert")  # older checkpoints: ALBERT
-    config = load_albert_config(hparams["albert_config"], model_type=family.name)
-    if hparams.get("label_names"):
-        names = hparams["label_names"]
-        config.update(label_config_fields(names))
-        model = family.token_classification_class(config)
-    else:
-        model = family.pretraining_class(config)
-    weights = {k[len("model."):]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(weights)  # strict: the layouts are the same by construction
+    module_class = AlbertTokenClassifierModule if hparams.get("label_names") else AlbertPretrainModule
+    module = module_class.load_from_checkpoint(ckpt_path, map_location="cpu")
+    encoding = getattr(module, "text_encoding", None)
 
     parent = os.path.dirname(os.path.abspath(output_dir))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        module.model.save_pretrained(tmp, safe_serialization=True)
         state = stored_tokenizer(checkpoint)
         if state is not None:
             _save_tokenizer(state, tmp)
-        data_state = checkpoint.get("TokenClassificationDataModule") or {}
-        if hparams.get("label_names") and "max_seq_length" in data_state:  # the windows predict.py must cut
-            write_tagger_config(tmp, {"max_seq_length": data_state["max_seq_length"],
-                                      "window_overlap": data_state["window_overlap"],
-                                      "label_scheme": hparams.get("label_scheme", "all")})
+        if encoding is not None:  # the windows predict.py must cut, and how it decodes
+            write_tagger_config(tmp, {"max_seq_length": encoding.max_seq_length,
+                                      "window_overlap": encoding.window_overlap,
+                                      "label_scheme": module.hparams.label_scheme})
         if os.path.exists(output_dir):
             shutil.rmtree(output_dir)
         os.replace(tmp, output_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return type(model).__name__
+    return type(module.model).__name__

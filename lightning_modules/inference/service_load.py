@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from lightning_modules.reporting.measurements import percentiles_ms
 
-SCRIPT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "serve.py")
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCRIPT = os.path.join(REPO, "scripts", "serve.py")
 HOST = "127.0.0.1"
 
 

@@ -12,7 +12,6 @@ and which ONNX file (fp32 or int8) the directory serves.
 """
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from dataclasses import dataclass
@@ -125,18 +124,16 @@ def _from_checkpoint(path: str, backend: str | None, device: str) -> Tagger:
     if backend == "onnx":
         raise UserInputError(f"--model {path}: a .ckpt runs on torch; for ONNX export it first "
                              f"(scripts/export_onnx.py --model {path} --output DIR) and give DIR")
-    checkpoint = load_checkpoint_file(path)
-    data_state = checkpoint.get("TokenClassificationDataModule")
-    if not data_state or "label_names" not in data_state:
+    hparams = load_checkpoint_file(path).get(AlbertTokenClassifierModule.CHECKPOINT_HYPER_PARAMS_KEY, {})
+    if not hparams.get("label_names"):  # read first: anything else is a one-line error, not a traceback
         raise UserInputError(f"--model {path}: not a fine-tuned checkpoint of scripts/finetune.py")
-    accepted = inspect.signature(AlbertTokenClassifierModule.__init__).parameters
-    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if k in accepted}  # no CLI extras
-    module = AlbertTokenClassifierModule(**{**hparams, "init_from": None})
-    module.load_state_dict(checkpoint["state_dict"])
-    resolved_device = resolve_device(device)
-    return Tagger(data_state["label_names"], data_state["max_seq_length"], data_state["window_overlap"],
-                  module.hparams.label_scheme, tokenizer_from_state(data_state["tokenizer"]),
-                  torch_logits(module, resolved_device), "torch")
+    module = AlbertTokenClassifierModule.load_from_checkpoint(path, map_location="cpu")
+    encoding = module.text_encoding
+    if encoding is None:
+        raise UserInputError(f"--model {path}: holds no tokenizer (not a checkpoint of scripts/finetune.py)")
+    return Tagger(module.hparams.label_names, encoding.max_seq_length, encoding.window_overlap,
+                  module.hparams.label_scheme, tokenizer_from_state(encoding.tokenizer),
+                  torch_logits(module, resolve_device(device)), "torch")
 
 
 def _from_directory(directory: str, backend: str | None, device: str) -> Tagger:
