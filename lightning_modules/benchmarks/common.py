@@ -4,8 +4,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
 
 def add_model_size_arguments(parser: argparse.ArgumentParser) -> None:
     """The encoder sizes of the model a benchmark builds (default: the ``small`` config's)."""
@@ -16,19 +14,18 @@ def add_model_size_arguments(parser: argparse.ArgumentParser) -> None:
 
 def untrained_tagger(args, path: str) -> str:
     """A tagger checkpoint of the sizes in ``args`` with random weights: speed does not depend on the weights."""
+    from datamodules.token_classification import TextEncoding
     from datamodules.tokenization import tokenizer_state
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
+    from lightning_modules.checkpoints import save_module_checkpoint
 
     state = tokenizer_state(args.tokenizer, True)
     fields = dict(vocab_size=state["vocab_size"], embedding_size=args.embedding_size, hidden_size=args.hidden_size,
                   num_hidden_layers=args.num_layers, num_attention_heads=args.num_heads,
                   intermediate_size=args.intermediate_size, max_position_embeddings=512, hidden_act="gelu_new")
-    labels = ["O", "B-Dish", "I-Dish"]
-    module = AlbertTokenClassifierModule(label_names=labels, albert_config=fields)
-    torch.save({"state_dict": module.state_dict(), "hyper_parameters": dict(module.hparams),
-                "TokenClassificationDataModule": {"tokenizer": state, "label_names": labels,
-                                                  "max_seq_length": 128, "window_overlap": 32}}, path)
-    return path
+    module = AlbertTokenClassifierModule(label_names=["O", "B-Dish", "I-Dish"], albert_config=fields)
+    module.text_encoding = TextEncoding(state, max_seq_length=128, window_overlap=32)
+    return save_module_checkpoint(module, path)
 
 
 def timed_steps(sides, warmup: int) -> list[tuple[list[float], list]]:
