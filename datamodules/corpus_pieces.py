@@ -4,10 +4,14 @@ A piece never spans two input files, so adding a file to a run leaves the earlie
 they were. Pieces are numbered in corpus order; task ``t`` of ``n`` (machines of a job array) takes
 the pieces ``p`` with ``p % n == t``. A shard is named after its piece alone (``train-00017.tfrecord``),
 so tasks never collide and the union of all tasks' shards is exactly what one task would write.
+The same name finds the shards of an earlier run again (``shards_on_disk``), to check or remove them.
 """
 from __future__ import annotations
 
+import contextlib
+import glob
 import os
+import re
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -35,17 +39,40 @@ def corpus_pieces(corpus: Corpus, documents_per_piece: int) -> Iterator[Piece]:
         yield Piece(index, documents)
 
 
+def is_task_piece(piece_index: int, num_tasks: int, task_index: int) -> bool:
+    return piece_index % num_tasks == task_index
+
+
 def task_pieces(pieces: Iterator[Piece], num_tasks: int, task_index: int) -> Iterator[Piece]:
-    return (piece for piece in pieces if piece.index % num_tasks == task_index)
+    return (piece for piece in pieces if is_task_piece(piece.index, num_tasks, task_index))
+
+
+def _stem_and_suffix(output_file: str) -> tuple[str, str]:
+    stem, dot, ext = output_file.rpartition(".")
+    if not dot or "/" in ext:
+        return output_file, ""
+    return stem, f".{ext}" if ext else ""
 
 
 def piece_shard_path(output_file: str, piece_index: int) -> str:
     """``out.tfrecord`` -> ``out-00017.tfrecord`` for piece 17 (the suffix kept last, for ``out-*.tfrecord`` globs)."""
-    stem, dot, ext = output_file.rpartition(".")
-    if not dot or "/" in ext:
-        stem, ext = output_file, ""
-    suffix = f".{ext}" if ext else ""
+    stem, suffix = _stem_and_suffix(output_file)
     return f"{stem}-{piece_index:05d}{suffix}"
+
+
+def shards_on_disk(output_file: str) -> dict[int, str]:
+    """Piece index -> data file of every shard under ``output_file``'s name, complete or not, of any run."""
+    stem, suffix = _stem_and_suffix(output_file)
+    name = re.compile(re.escape(stem) + r"-(\d{5,})" + re.escape(suffix))
+    paths = glob.glob(f"{glob.escape(stem)}-*{glob.escape(suffix)}")
+    return {int(match[1]): path for path in sorted(paths) if (match := name.fullmatch(path))}
+
+
+def remove_shard(path: str) -> None:
+    """The ``.index`` goes first: from then on the shard counts as incomplete, wherever a kill stops this."""
+    for name in (f"{path}.index", path, f"{path}.lengths"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
 
 
 def shard_is_complete(path: str) -> bool:

@@ -14,13 +14,16 @@ never on ``num_workers`` or ``num_tasks``.
 
 Task ``task_index`` of ``num_tasks`` makes only its own pieces; it still reads the whole stream, which
 costs little beside tokenizing and lets the duplicate filter see every document as one run would.
-A rerun skips shards already complete (``--overwrite`` makes them again), so a killed task is resumed
-by running it again.
+A rerun skips shards already complete, so a killed task is resumed by running it again; it stops if
+the settings recorded beside the shards (``settings_manifest``) differ from its own. ``--overwrite``
+first removes the task's old shards, then makes them again.
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 import glob
+import hashlib
 import multiprocessing
 import os
 import random
@@ -31,16 +34,20 @@ from typing import Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from datamodules.common.errors import UserInputError
-from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, expand_corpus_files, split_document
+from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, CorpusFile, expand_corpus_files, split_document
 from datamodules.corpus_pieces import (
     DEFAULT_DOCUMENTS_PER_PIECE,
     Piece,
     corpus_pieces,
+    is_task_piece,
     piece_shard_path,
+    remove_shard,
     shard_is_complete,
+    shards_on_disk,
     task_pieces,
 )
 from datamodules.pretraining_instances import MaskingConfig, SpecialIds, create_instances_from_document
+from datamodules.settings_manifest import check_settings, write_settings
 from datamodules.tfrecord_io import instance_to_example, write_tfrecord
 from datamodules.tokenization import Tokenizer, load_tokenizer
 
@@ -152,6 +159,26 @@ def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, docum
             raise UserInputError(message)
 
 
+def shard_settings(files: list[CorpusFile], text_column: str, tokenizer_file: str, do_lower_case: bool,
+                   cfg: MaskingConfig, dupe_factor: int, random_seed: int, documents_per_piece: int) -> dict:
+    """Every setting that changes a shard's bytes, in the order a difference is reported."""
+    with open(tokenizer_file, "rb") as f:
+        tokenizer_sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    return {
+        "random_seed": random_seed,
+        "dupe_factor": dupe_factor,
+        **dataclasses.asdict(cfg),
+        "do_lower_case": do_lower_case,
+        "tokenizer_file": os.path.abspath(tokenizer_file),
+        "tokenizer_sha256": tokenizer_sha256,
+        "documents_per_piece": documents_per_piece,
+        "text_column": text_column,
+        # A file's size stands in for its content, which would take a pass over the corpus to hash.
+        "input_files": [{"path": os.path.abspath(f.path), "format": f.format, "bytes": os.path.getsize(f.path)}
+                        for f in files],
+    }
+
+
 def create_pretraining_data(
     input_file: str | list[str],
     output_file: str,
@@ -175,16 +202,30 @@ def create_pretraining_data(
     validate_flags(cfg, dupe_factor, num_workers, documents_per_piece, num_tasks, task_index)
     files = expand_corpus_files(input_file, input_format, "input_file")
     tokenizer = load_tokenizer(tokenizer_file, do_lower_case)
+    settings = shard_settings(files, text_column, tokenizer_file, do_lower_case, cfg, dupe_factor, random_seed,
+                              documents_per_piece)
+    # Removed first, so that a killed --overwrite run leaves none of the old shards to be skipped as done by
+    # a rerun, nor any past the new run's last piece (the reader's glob would take them).
+    if overwrite:
+        for index, path in shards_on_disk(output_file).items():
+            if is_task_piece(index, num_tasks, task_index):
+                remove_shard(path)
+    else:
+        check_settings(output_file, settings)
     corpus = Corpus(files, text_column)
     summary = DataSummary()
 
     def pieces_to_make() -> Iterator[Piece]:
+        settings_written = False
         for piece in task_pieces(corpus_pieces(corpus, documents_per_piece), num_tasks, task_index):
             path = piece_shard_path(output_file, piece.index)
-            if not overwrite and shard_is_complete(path):
+            if shard_is_complete(path):
                 summary.skipped_files += (path,)
-            else:
-                yield piece
+                continue
+            if not settings_written:  # before the first shard: a run that writes none leaves no manifest
+                write_settings(output_file, settings)
+                settings_written = True
+            yield piece
 
     _WORKER_STATE.update(
         tokenizer=tokenizer, cfg=cfg, starts=tokenizer.is_start_piece, dupe_factor=dupe_factor,

@@ -18,6 +18,8 @@ each made into its own shard, NAME-00017.tfrecord for piece 17: memory stays fla
 size. --num_tasks N --task_index I (default: from SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_ID, see
 scripts/cluster/create_data.slurm) make only pieces I, I+N, I+2N, ...; the tasks' shards together are
 one run's. A rerun skips shards already complete, so a killed task is resumed by running it again.
+OUTPUT_FILE.settings.json beside the shards records the settings that change their bytes; a rerun with other
+settings stops with an error (--overwrite makes the shards again).
 
   python scripts/create_pretraining_data.py --input_file corpus.txt --output_file runs/data/train.tfrecord \\
       --spm_model_file runs/vocab/spm.model --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5
@@ -84,7 +86,9 @@ def main(argv=None) -> int:
     p.add_argument("--task_index", type=int, default=task_index,
                    help=f"which of them this is, from 0 (default: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN, else 0; "
                         f"here {task_index})")
-    p.add_argument("--overwrite", action="store_true", help="make shards again even where complete ones exist")
+    p.add_argument("--overwrite", action="store_true",
+                   help="remove this task's shards and make them again, whatever settings made them "
+                        "(without it, a rerun stops if OUTPUT_FILE.settings.json records other settings)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
     tokenizer = args.spm_model_file or args.vocab_file

@@ -1,5 +1,8 @@
 """The create_pretraining_data stage: compared with Google's own output, deterministic, safe outputs,
 streamed in pieces and split over tasks."""
+import json
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -50,6 +53,10 @@ def shard_bytes(directory):
                      p.with_name(p.name + ".lengths").read_bytes()) for p in sorted(directory.glob("*.tfrecord"))}
 
 
+def manifest(directory):
+    return (directory / "train.tfrecord.settings.json").read_bytes()
+
+
 def record_keys(paths):
     records = PretrainingRecords([str(p) for p in paths])  # reading checks both CRCs of every record
     return [records.example(i)["input_ids"].tobytes() + records.example(i)["masked_lm_ids"].tobytes()
@@ -62,13 +69,16 @@ def test_one_shard_per_piece_whatever_the_workers(shared_data, tmp_path):
     assert one.output_files == tuple(piece_shard_path(str(tmp_path / "one" / "train.tfrecord"), i) for i in range(7))
     assert one.documents == two.documents > 900 and one.instances == two.instances > 900
     assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
+    assert manifest(tmp_path / "one") == manifest(tmp_path / "two")  # num_workers is not a setting of the shards
     assert len(set(record_keys(tmp_path.glob("one/*.tfrecord")))) == one.instances  # no record twice
 
 
 def test_tasks_together_write_what_one_run_writes(shared_data, tmp_path):
     whole = make_reviews_data(shared_data, tmp_path / "whole" / "train.tfrecord")
-    parts = [make_reviews_data(shared_data, tmp_path / "tasks" / "train.tfrecord", num_tasks=3, task_index=t)
-             for t in range(3)]
+    parts = []
+    for t in range(3):  # each task checks the manifest the ones before wrote, and writes the same bytes
+        parts.append(make_reviews_data(shared_data, tmp_path / "tasks" / "train.tfrecord", num_tasks=3, task_index=t))
+        assert manifest(tmp_path / "tasks") == manifest(tmp_path / "whole")
     assert [len(p.output_files) for p in parts] == [3, 2, 2]  # pieces 0 3 6 | 1 4 | 2 5
     assert sum(p.instances for p in parts) == whole.instances
     assert shard_bytes(tmp_path / "tasks") == shard_bytes(tmp_path / "whole")
@@ -114,19 +124,78 @@ def test_cli_writes_shards_with_index_lengths_and_summary_and_a_rerun_skips_them
     assert "wrote 4 instances from 1 documents" in result.stdout
     shard = tmp_path / "data" / "train-00000.tfrecord"
     assert sorted(p.name for p in shard.parent.iterdir()) == [shard.name, f"{shard.name}.index",
-                                                               f"{shard.name}.lengths"]
+                                                               f"{shard.name}.lengths", "train.tfrecord.settings.json"]
     lengths = np.fromfile(f"{shard}.lengths", dtype="<u2")
     records = PretrainingRecords([str(shard)])
     assert lengths.tolist() == [int(records.example(i)["input_mask"].sum()) for i in range(len(records))]
     before = shard.read_bytes()
     rerun = dict(tokenizer_file=str(shared_data / "seed_toy" / "vocab.txt"), do_lower_case=False,
-                 cfg=MaskingConfig(max_seq_length=64), dupe_factor=4, random_seed=7, progress=False)
+                 cfg=MaskingConfig(max_seq_length=64), dupe_factor=4, progress=False)
     again = create_pretraining_data(str(shared_data / "seed_toy" / "restaurant_review.txt"), str(out), **rerun)
     assert again.instances == 0 and again.skipped_files == (str(shard),) and shard.read_bytes() == before
     assert "1 complete file(s) skipped" in again.line()
     remade = create_pretraining_data(str(shared_data / "seed_toy" / "restaurant_review.txt"), str(out),
-                                     overwrite=True, **rerun)
+                                     random_seed=7, overwrite=True, **rerun)
     assert remade.instances == 4 and shard.read_bytes() != before
+
+
+def test_a_rerun_with_other_settings_stops_in_one_line_until_overwrite(shared_data, tmp_path):
+    out = tmp_path / "train.tfrecord"
+    args = ["--input_file", f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", "--output_file", str(out),
+            "--spm_model_file", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--max_seq_length", "64",
+            "--dupe_factor", "1", "--documents_per_piece", "300", "--quiet"]
+    assert run_script("create_pretraining_data.py", *args).returncode == 0
+    before = shard_bytes(tmp_path)
+    same = run_script("create_pretraining_data.py", *args, "--num_workers", "2", "--num_tasks", "1")
+    assert same.returncode == 0 and "to 0 file(s), 4 complete file(s) skipped" in same.stdout, same.stderr
+
+    other = run_script("create_pretraining_data.py", *args, "--dupe_factor", "2")
+    assert_one_line_error(other, str(out), "dupe_factor 1, this run has 2", "settings.json", "--overwrite")
+    assert shard_bytes(tmp_path) == before
+
+    overwritten = run_script("create_pretraining_data.py", *args, "--dupe_factor", "2", "--overwrite")
+    assert overwritten.returncode == 0 and "to 4 file(s)" in overwritten.stdout, overwritten.stderr
+    assert json.loads(manifest(tmp_path))["dupe_factor"] == 2 and shard_bytes(tmp_path) != before
+
+
+def test_every_setting_that_changes_the_shards_is_checked(shared_data, tmp_path):
+    corpus = tmp_path / "reviews.txt"
+    shutil.copy(shared_data / "restaurant_reviews" / "reviews.txt", corpus)
+    out = tmp_path / "out" / "train.tfrecord"
+    spm = str(shared_data / "google_tfrecord" / "reviews_spm.model")
+    settings = dict(input_file=f"lines:{corpus}", output_file=str(out), tokenizer_file=spm, cfg=SMALL_CFG,
+                    dupe_factor=1, documents_per_piece=300, progress=False)
+    create_pretraining_data(**settings)
+    before = shard_bytes(out.parent)
+    zomato = shared_data / "zomato_reviews" / "reviews.txt"
+    for changed, fragment in [
+        (dict(random_seed=7), "random_seed 12345, this run has 7"),
+        (dict(cfg=MaskingConfig(max_seq_length=64, max_predictions_per_seq=10, masked_lm_prob=0.2)),
+         "masked_lm_prob 0.15, this run has 0.2"),
+        (dict(do_lower_case=False), "do_lower_case true, this run has false"),
+        (dict(documents_per_piece=500), "documents_per_piece 300, this run has 500"),
+        (dict(tokenizer_file=str(shared_data / "nyt_dish" / "nyt_spm.model")), "tokenizer_file"),
+        (dict(input_file=[f"lines:{corpus}", f"lines:{zomato}"]), 'input_files[1] (none), this run has {"path"'),
+        (dict(input_file=str(corpus)), 'input_files[0].format "lines", this run has "sentences"'),
+    ]:
+        with pytest.raises(UserInputError, match=re.escape(fragment)):
+            create_pretraining_data(**{**settings, **changed})
+    with open(corpus, "a") as f:
+        f.write("One more review.\n")
+    with pytest.raises(UserInputError, match=r"input_files\[0\]\.bytes 59319, this run has 59336"):
+        create_pretraining_data(**settings)
+    assert shard_bytes(out.parent) == before
+
+    create_pretraining_data(**{**settings, "documents_per_piece": 500, "overwrite": True})  # pieces 2, 3 go too
+    assert sorted(shard_bytes(out.parent)) == ["train-00000.tfrecord", "train-00001.tfrecord"]
+    assert json.loads(manifest(out.parent))["documents_per_piece"] == 500
+
+    (out.parent / "train.tfrecord.settings.json").write_text("[]")
+    with pytest.raises(UserInputError, match="not a settings manifest .expected a JSON object"):
+        create_pretraining_data(**settings)
+    (out.parent / "train.tfrecord.settings.json").unlink()  # or shards made before manifests were written
+    with pytest.raises(UserInputError, match="2 shard.s. such as .*train-00000.tfrecord exist, but no .*settings.json"):
+        create_pretraining_data(**settings)
 
 
 def test_slurm_array_sets_the_task(monkeypatch):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import socket
 from typing import Iterable
 
 from datamodules.common.errors import UserInputError
@@ -39,7 +40,7 @@ def refuse_existing(paths: Iterable[str], overwrite: bool) -> None:
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write to a temporary file beside ``path``, then rename: readers never see half a file."""
-    tmp = f"{path}.tmp-{os.getpid()}"
+    tmp = f"{path}.tmp-{socket.gethostname()}-{os.getpid()}"  # the host too: tasks on two machines may race
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
