@@ -13,10 +13,14 @@ the output (Google draws n with an unseeded ``np.random.choice``).
 """
 from __future__ import annotations
 
+import bisect
+import functools
 import random
 from dataclasses import dataclass
 
 import numpy as np
+
+from datamodules.random_draws import shuffled_range
 
 
 @dataclass(frozen=True)
@@ -127,27 +131,27 @@ def _truncate_seq_pair(tokens_a: list[int], tokens_b: list[int], max_num_tokens:
 
 
 def _mask(input_ids, segment_ids, is_random_next, cfg, special, is_start_piece, rng) -> Instance:
-    token_boundary = [0] * len(input_ids)
-    words: list[list[int]] = []  # candidate positions grouped into whole words
-    for pos, tid in enumerate(input_ids):
-        if tid == special.cls or tid == special.sep:
-            token_boundary[pos] = 1
-            continue
-        start = bool(is_start_piece[tid])
-        if cfg.do_whole_word_mask and words and not start:
-            words[-1].append(pos)
-        else:
-            words.append([pos])
-            token_boundary[pos] = int(start)
+    ids = np.asarray(input_ids)
+    is_special = (ids == special.cls) | (ids == special.sep)
+    starts = is_start_piece[ids]
+    token_boundary = (starts | is_special).astype(np.int64).tolist()
+    # Candidate positions grouped into whole words: a word starts at a start piece, or at every piece
+    # without whole-word masking. A non-start piece continues the word before it, even across a [SEP].
+    candidates = np.flatnonzero(~is_special)
+    word_starts = starts[candidates] if cfg.do_whole_word_mask else np.ones(len(candidates), dtype=bool)
+    if len(candidates):
+        word_starts[0] = True
+    bounds = [*np.flatnonzero(word_starts).tolist(), len(candidates)]
 
     num_to_predict = min(cfg.max_predictions_per_seq, max(1, int(round(len(input_ids) * cfg.masked_lm_prob))))
     output = list(input_ids)
     masked: list[tuple[int, int]] = []
-    for positions in choose_ngram_spans(words, num_to_predict, cfg, rng):
+    random_draw, mask_id = rng.random, special.mask
+    for positions in choose_ngram_spans(candidates.tolist(), bounds, num_to_predict, cfg, rng):
         for p in positions:
-            if rng.random() < 0.8:
-                output[p] = special.mask
-            elif rng.random() < 0.5:
+            if random_draw() < 0.8:
+                output[p] = mask_id
+            elif random_draw() < 0.5:
                 pass  # keep the original token
             else:
                 output[p] = rng.randrange(special.vocab_size)
@@ -163,31 +167,40 @@ def _mask(input_ids, segment_ids, is_random_next, cfg, special, is_start_piece, 
     )
 
 
+@functools.lru_cache(maxsize=None)
+def _ngram_cumulative(ngram: int, favor_shorter: bool) -> list[float]:
+    """Cumulative ``ngram_probabilities`` as floats, made once: bisect on them is searchsorted's answer."""
+    return np.cumsum(ngram_probabilities(ngram, favor_shorter)).tolist()
+
+
 def choose_ngram_spans(
-    words: list[list[int]], num_to_predict: int, cfg: MaskingConfig, rng: random.Random
+    positions: list[int], bounds: list[int], num_to_predict: int, cfg: MaskingConfig, rng: random.Random
 ) -> list[list[int]]:
     """Token positions of each chosen n-gram (n whole words), at most ``num_to_predict`` positions in all.
 
-    Start words are visited in random order; n is drawn from ``ngram_probabilities``; when the n-gram
-    would overflow the budget, shorter ones are tried (Google's fallback); overlaps are skipped.
+    Word ``w`` is ``positions[bounds[w]:bounds[w + 1]]``. Start words are visited in random order; n is
+    drawn from ``ngram_probabilities``; when the n-gram would overflow the budget, shorter ones are tried
+    (Google's fallback); overlaps are skipped.
     """
-    cumulative = np.cumsum(ngram_probabilities(cfg.ngram, cfg.favor_shorter_ngram))
-    starts = list(range(len(words)))
-    rng.shuffle(starts)
+    cumulative = _ngram_cumulative(cfg.ngram, cfg.favor_shorter_ngram)
+    total, ngram = cumulative[-1], cfg.ngram
+    num_words = len(bounds) - 1
+    starts = shuffled_range(num_words, rng)
     spans: list[list[int]] = []
-    covered: set[int] = set()
+    covered = bytearray(len(positions))  # by index into positions: an n-gram is one slice of them
     budget = num_to_predict
     for w in starts:
         if budget <= 0:
             break
-        n = min(int(np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")) + 1, cfg.ngram)
-        positions = [p for word in words[w:w + n] for p in word]
-        while n > 1 and len(positions) > budget:
+        n = min(bisect.bisect_right(cumulative, rng.random() * total) + 1, ngram)
+        first = bounds[w]
+        last = bounds[min(w + n, num_words)]
+        while n > 1 and last - first > budget:
             n -= 1
-            positions = [p for word in words[w:w + n] for p in word]
-        if len(positions) > budget or any(p in covered for p in positions):
+            last = bounds[min(w + n, num_words)]
+        if last - first > budget or any(covered[first:last]):
             continue
-        covered.update(positions)
-        spans.append(positions)
-        budget -= len(positions)
+        covered[first:last] = b"\x01" * (last - first)
+        spans.append(positions[first:last])
+        budget -= last - first
     return spans

@@ -1,8 +1,9 @@
 """TFRecord files in google-research/ALBERT's pretraining schema: write, index, read with CRC checks.
 
 Framing (TensorFlow's): uint64 length, uint32 masked CRC32C of the length, the serialized
-``tf.train.Example``, uint32 masked CRC32C of the data. Examples are built with the ``tfrecord``
-package's protobuf classes; CRCs use its ``masked_crc``, so TensorFlow reads our files.
+``tf.train.Example``, uint32 masked CRC32C of the data. Examples are written by ``example_wire``
+(protobuf's own bytes) and read with the ``tfrecord`` package's protobuf classes; CRCs are TensorFlow's
+masked CRC32C, so TensorFlow reads our files.
 An index beside each shard (``<shard>.index``, the ``tfrecord`` package's format: one
 ``offset length`` line per record) gives random access without a scan; our writer also leaves
 ``<shard>.lengths`` (each record's real token count), so a reader groups records by length without
@@ -10,15 +11,17 @@ reading them. Google-format tools see the shard and its index unchanged.
 """
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import warnings
 from typing import Iterable, Sequence
 
+import crc32c
 import numpy as np
 from tfrecord import example_pb2
-from tfrecord.writer import TFRecordWriter
 
+from datamodules import example_wire
 from datamodules.common.errors import UserInputError
 from datamodules.pretraining_instances import Instance
 
@@ -30,6 +33,8 @@ FLOAT_FEATURES = ("masked_lm_weights",)
 TRAINING_FEATURES = ("input_ids", "input_mask", "segment_ids", "masked_lm_positions", "masked_lm_ids",
                      "masked_lm_weights", "next_sentence_labels")
 _HEADER = struct.Struct("<QI")
+_LENGTH = struct.Struct("<Q")
+_CRC = struct.Struct("<I")
 # ``<shard>.lengths``: the real (unpadded) token count of each record, in record order, as raw
 # little-endian uint16 (2 bytes a record; max_seq_length never comes near 65535).
 LENGTHS_DTYPE = np.dtype("<u2")
@@ -41,38 +46,44 @@ class CorruptRecordError(UserInputError):
         super().__init__(f"{path}: corrupt TFRecord at byte offset {offset}: {what}")
 
 
-def _pad(values: list, length: int, fill=0) -> list:
-    return values + [fill] * (length - len(values))
-
-
-def _int_feature(values: list[int]) -> example_pb2.Feature:
-    return example_pb2.Feature(int64_list=example_pb2.Int64List(value=values))
-
-
 def instance_to_example(instance: Instance, max_seq_length: int, max_predictions_per_seq: int) -> bytes:
-    """Serialize one instance as a ``tf.train.Example`` with Google's eight features."""
+    """Serialize one instance as a ``tf.train.Example`` with Google's eight features (``example_wire``: the
+    bytes of protobuf's deterministic serialization, so a seed gives the same bytes in every process)."""
     n = len(instance.input_ids)
     p = len(instance.masked_lm_positions)
-    feature = {
-        "input_ids": _int_feature(_pad(instance.input_ids, max_seq_length)),
-        "input_mask": _int_feature(_pad([1] * n, max_seq_length)),
-        "segment_ids": _int_feature(_pad(instance.segment_ids, max_seq_length)),
-        "token_boundary": _int_feature(_pad(instance.token_boundary, max_seq_length)),
-        "masked_lm_positions": _int_feature(_pad(instance.masked_lm_positions, max_predictions_per_seq)),
-        "masked_lm_ids": _int_feature(_pad(instance.masked_lm_ids, max_predictions_per_seq)),
-        "masked_lm_weights": example_pb2.Feature(
-            float_list=example_pb2.FloatList(value=_pad([1.0] * p, max_predictions_per_seq, 0.0))),
-        "next_sentence_labels": _int_feature([int(instance.is_random_next)]),
+    return example_wire.example({
+        **_entries_of_lengths(n, p, instance.is_random_next, max_seq_length, max_predictions_per_seq),
+        "input_ids": example_wire.int64_entry("input_ids", instance.input_ids, max_seq_length - n),
+        "segment_ids": example_wire.int64_entry("segment_ids", instance.segment_ids, max_seq_length - n),
+        "token_boundary": example_wire.int64_entry("token_boundary", instance.token_boundary, max_seq_length - n),
+        "masked_lm_positions": example_wire.int64_entry("masked_lm_positions", instance.masked_lm_positions,
+                                                        max_predictions_per_seq - p),
+        "masked_lm_ids": example_wire.int64_entry("masked_lm_ids", instance.masked_lm_ids,
+                                                  max_predictions_per_seq - p),
+    })
+
+
+@functools.lru_cache(maxsize=None)
+def _entries_of_lengths(n: int, p: int, is_random_next: bool, max_seq_length: int,
+                        max_predictions_per_seq: int) -> dict[str, bytes]:
+    """The features fixed by the lengths and the label, made once (a few thousand combinations at most)."""
+    return {
+        "input_mask": example_wire.int64_entry("input_mask", [1] * n, max_seq_length - n),
+        "masked_lm_weights": example_wire.float_entry("masked_lm_weights", [1.0] * p, max_predictions_per_seq - p),
+        "next_sentence_labels": example_wire.int64_entry("next_sentence_labels", [int(is_random_next)]),
     }
-    # deterministic: the feature map in key order, so a seed gives the same bytes in every process
-    # (protobuf's default map order differs between processes).
-    return example_pb2.Example(features=example_pb2.Features(feature=feature)).SerializeToString(deterministic=True)
+
+
+def masked_crc(data: bytes) -> bytes:
+    """TFRecord's masked CRC32C (``TFRecordWriter.masked_crc`` in plain ints: it converts through numpy)."""
+    crc = crc32c.crc32c(data)
+    return _CRC.pack((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
 
 def frame_record(data: bytes) -> bytes:
     """TFRecord framing of one serialized example."""
-    length = struct.pack("<Q", len(data))
-    return length + TFRecordWriter.masked_crc(length) + data + TFRecordWriter.masked_crc(data)
+    length = _LENGTH.pack(len(data))
+    return length + masked_crc(length) + data + masked_crc(data)
 
 
 def write_tfrecord(path: str, records: Iterable[bytes], real_lengths: Sequence[int] | None = None) -> int:
@@ -138,7 +149,7 @@ def record_offsets(path: str, skip_truncated_tail: bool = False) -> np.ndarray:
                     break
                 raise CorruptRecordError(path, offset, "truncated record header (data.skip_corrupt skips it)")
             length, crc = _HEADER.unpack(header)
-            if TFRecordWriter.masked_crc(header[:8]) != header[8:]:
+            if masked_crc(header[:8]) != header[8:]:
                 raise CorruptRecordError(path, offset, "length CRC mismatch (not a TFRecord file, or corrupt)")
             end = offset + 12 + length + 4
             if end > size:
@@ -161,10 +172,10 @@ def read_record(f, path: str, offset: int, length: int) -> bytes:
     if len(framed) != length or length < 16:
         raise CorruptRecordError(path, offset, "truncated record")
     (data_length,) = struct.unpack("<Q", framed[:8])
-    if framed[8:12] != TFRecordWriter.masked_crc(framed[:8]) or data_length != length - 16:
+    if framed[8:12] != masked_crc(framed[:8]) or data_length != length - 16:
         raise CorruptRecordError(path, offset, "length CRC mismatch")
     data = framed[12:-4]
-    if framed[-4:] != TFRecordWriter.masked_crc(data):
+    if framed[-4:] != masked_crc(data):
         raise CorruptRecordError(path, offset, "data CRC mismatch")
     return data
 

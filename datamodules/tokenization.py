@@ -49,8 +49,9 @@ def preprocess_text(text: str, lower: bool) -> str:
     """google-research/ALBERT ``preprocess_text``: collapse spaces, normalise quotes, strip accents."""
     text = " ".join(text.strip().split())
     text = text.replace("``", '"').replace("''", '"')
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # ASCII text has no accents to strip: skip the per-character pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     return text.lower() if lower else text
 
 

@@ -84,9 +84,10 @@ def test_ngram_lengths_follow_one_over_n():
     cfg = MaskingConfig(ngram=3)
     rng = random.Random(0)
     counts = Counter()
-    words = [[i] for i in range(2000)]  # long sequence, large budget: overlaps and budget cut-offs are rare
+    # 2000 one-piece words: long sequence, large budget: overlaps and budget cut-offs are rare
+    positions, bounds = list(range(2000)), list(range(2001))
     for _ in range(500):
-        for span in choose_ngram_spans(words, 100, cfg, rng):
+        for span in choose_ngram_spans(positions, bounds, 100, cfg, rng):
             counts[len(span)] += 1
     total = sum(counts.values())
     observed = np.array([counts[n] / total for n in (1, 2, 3)])
