@@ -4,7 +4,7 @@ import lightning.pytorch as pl
 import pytest
 import torch
 
-from conftest import TINY_ALBERT
+from conftest import SAMPLE_VOCAB_SIZE, TINY_ALBERT, seed_train_csv
 from datamodules.common.errors import UserInputError
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
@@ -17,10 +17,10 @@ from lightning_modules.span_metrics import SpanF1
 LABELS = ["O", "B-Dish", "I-Dish"]
 
 
-def test_span_f1_decodes_merged_windows_and_counts_an_overlap_entity_once(shared_data):
+def test_span_f1_decodes_merged_windows_and_counts_an_overlap_entity_once(sample_spm):
     names = ["O", "B-A", "I-A", "B-B", "I-B"]
     index = {n: i for i, n in enumerate(names)}
-    spm = load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+    spm = load_tokenizer(sample_spm)
     long_text = "the laksa is good and cheap. " * 8
     laksas = [Span(m.start(), m.end(), "A") for m in re.finditer("laksa", long_text)]
     texts = [encode_text(spm, TextExample(long_text, laksas), index),
@@ -34,8 +34,9 @@ def test_span_f1_decodes_merged_windows_and_counts_an_overlap_entity_once(shared
     assert max(windows_holding(s) for s in laksas) >= 2  # a laksa in the overlap of windows
     batch = collate_windows([windows[i] for i in range(len(windows))])
     predicted = batch["labels"].clamp(min=0)
-    predicted[batch["text_index"] == 1] = torch.where(predicted[batch["text_index"] == 1] == index["B-B"],
-                                                      index["B-A"], predicted[batch["text_index"] == 1])
+    pho = batch["text_index"] == 1
+    as_a = torch.tensor([index[n.replace("-B", "-A")] for n in names])  # B-B -> B-A, I-B -> I-A: all its pieces
+    predicted[pho] = as_a[predicted[pho]]
     probs = torch.nn.functional.one_hot(predicted, len(names)).float() * 0.9 + 0.02
     metric = SpanF1(names)
     for rows in (slice(0, 3), slice(3, None)):  # a text's windows in two batches
@@ -90,13 +91,13 @@ def test_bert_tagger_from_a_bert_pretraining_checkpoint(tmp_path):
 
 
 @pytest.mark.parametrize("model_type, label_scheme", [("albert", "all"), ("bert", "first")])
-def test_tiny_model_learns_the_seed_toy_task_to_f1_1(shared_data, tmp_path, model_type, label_scheme):
+def test_tiny_model_learns_the_seed_toy_task_to_f1_1(sample_spm, tmp_path, model_type, label_scheme):
     pl.seed_everything(0)
-    train = str(shared_data / "seed_toy" / "dish_name_train.csv")
-    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, do_lower_case=False,
-                                         tokenizer=str(shared_data / "seed_toy" / "vocab.txt"),
+    train = str(seed_train_csv(tmp_path))
+    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, tokenizer=str(sample_spm),
                                          label_scheme=label_scheme)
-    model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159},
+    model = AlbertTokenClassifierModule(label_names=data.label_names,
+                                        albert_config={**TINY_ALBERT, "vocab_size": SAMPLE_VOCAB_SIZE},
                                         label_scheme=label_scheme, model_type=model_type, learning_rate=0.01,
                                         warmup_ratio=0.0, classifier_dropout=0.0)
     trainer = pl.Trainer(max_epochs=40, accelerator="cpu", logger=False, enable_checkpointing=False,
@@ -119,14 +120,13 @@ def test_layerwise_lr_decay_groups():
     assert lrs[id(model.model.albert.embeddings.word_embeddings.weight)] == 0.25
 
 
-def test_checkpoint_carries_the_text_encoding_of_the_data(shared_data, tmp_path):
+def test_checkpoint_carries_the_text_encoding_of_the_data(sample_spm, tmp_path):
     """The module learns the tokenizer and windows from its DataModule and saves them in its own entry."""
-    seed = shared_data / "seed_toy"
-    train = str(seed / "dish_name_train.csv")
-    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2,
-                                         tokenizer=str(seed / "vocab.txt"), do_lower_case=False, max_seq_length=16,
-                                         window_overlap=4)
-    model = AlbertTokenClassifierModule(label_names=data.label_names, albert_config={**TINY_ALBERT, "vocab_size": 159})
+    train = str(seed_train_csv(tmp_path))
+    data = TokenClassificationDataModule(train_file=train, val_file=train, batch_size=2, tokenizer=str(sample_spm),
+                                         do_lower_case=False, max_seq_length=16, window_overlap=4)
+    model = AlbertTokenClassifierModule(label_names=data.label_names,
+                                        albert_config={**TINY_ALBERT, "vocab_size": SAMPLE_VOCAB_SIZE})
     trainer = pl.Trainer(max_steps=1, accelerator="cpu", logger=False, enable_checkpointing=False,
                          enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path)
     trainer.fit(model, data)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from conftest import REPO, run_script
+from conftest import REPO, SAMPLE, SAMPLE_VOCAB_SIZE, run_script, seed_train_csv
 from lightning_modules import cpu_bf16
 from lightning_modules.benchmarks import pretrain_step
 
@@ -33,21 +33,19 @@ def test_pretrain_benchmark_reports_both_sides(precision):
         assert 0 < report[f"{side}_last"] < 20 and 0 < report[f"{side}_first"] < 20
 
 
-def test_pretrain_benchmark_on_records(shared_data):
-    data = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
-    tiny = [a if a != "300" else "1600" for a in TINY]
+def test_pretrain_benchmark_on_records(sample_tfrecord):
+    tiny = [a if a != "300" else str(SAMPLE_VOCAB_SIZE) for a in TINY]
     tiny[tiny.index("--seq-len") + 1] = "128"
-    result = run_script("benchmark.py", "pretrain", *tiny, "--data", str(data))
+    result = run_script("benchmark.py", "pretrain", *tiny, "--data", str(sample_tfrecord))
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)
-    assert report["data"] == str(data) and report["real_tokens_per_s"] < report["sequences_per_s"] * 128
+    assert report["data"] == str(sample_tfrecord) and report["real_tokens_per_s"] < report["sequences_per_s"] * 128
     assert report["mean_batch_width"] < 128  # the DataModule's bucketed, trimmed batches; the reference's are 128
 
 
 @pytest.mark.slow
-def test_ddp_benchmark_runs_one_and_two_processes(shared_data):
-    data = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
-    result = run_script("benchmark.py", "ddp", "--data", str(data), "--steps", "8", "--warmup-steps", "2",
+def test_ddp_benchmark_runs_one_and_two_processes(sample_tfrecord):
+    result = run_script("benchmark.py", "ddp", "--data", str(sample_tfrecord), "--steps", "8", "--warmup-steps", "2",
                         "--batch-size", "16", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     runs = json.loads(result.stdout)["runs"]
@@ -55,9 +53,9 @@ def test_ddp_benchmark_runs_one_and_two_processes(shared_data):
     assert 0 < runs["2"]["scaling_efficiency"] < 2 and runs["2"]["total_sequences_per_s"] > 0
 
 
-def test_predict_benchmark(shared_data):
-    result = run_script("benchmark.py", "predict", "--input", str(shared_data / "seed_toy" / "dish_name_train.csv"),
-                        "--tokenizer", str(shared_data / "nyt_dish" / "nyt_spm.model"), "--hidden-size", "32",
+def test_predict_benchmark(sample_spm):
+    result = run_script("benchmark.py", "predict", "--input", str(SAMPLE / "dish_val.csv"), "--reviews", "2",
+                        "--tokenizer", str(sample_spm), "--hidden-size", "32",
                         "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--embedding-size", "16",
                         "--latency-reviews", "2", "--backends", "torch", "onnx-int8", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -70,10 +68,10 @@ def test_predict_benchmark(shared_data):
     assert int8["export"]["precision"] == "int8" and int8["export"]["check"]["reviews"] > 0
 
 
-def test_finetune_benchmark_times_both_loops_on_the_same_windows(shared_data):
-    nyt = shared_data / "nyt_dish"
-    result = run_script("benchmark.py", "finetune", "--train", str(nyt / "test.csv"), "--dev", str(nyt / "val.csv"),
-                        "--tokenizer", str(nyt / "nyt_spm.model"), "--embedding-size", "16", "--hidden-size", "32",
+def test_finetune_benchmark_times_both_loops_on_the_same_windows(sample_spm):
+    result = run_script("benchmark.py", "finetune", "--train", str(SAMPLE / "dish_train.csv"),
+                        "--dev", str(SAMPLE / "dish_val.csv"), "--tokenizer", str(sample_spm),
+                        "--embedding-size", "16", "--hidden-size", "32",
                         "--num-layers", "2", "--num-heads", "2", "--intermediate-size", "64", "--warmup-steps", "1",
                         "--batch1-windows", "4", "--dev-windows", "16", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -86,16 +84,15 @@ def test_finetune_benchmark_times_both_loops_on_the_same_windows(shared_data):
     assert 0 <= report["dev_f1"] <= 1 and 0 <= report["reference_dev_f1"] <= 1
 
 
-def test_finetune_benchmark_needs_more_batches_than_warmup(shared_data):
-    nyt = shared_data / "nyt_dish"
-    result = run_script("benchmark.py", "finetune", "--train", str(shared_data / "seed_toy" / "dish_name_train.csv"),
-                        "--dev", str(nyt / "val.csv"), "--tokenizer", str(nyt / "nyt_spm.model"), "--json")
+def test_finetune_benchmark_needs_more_batches_than_warmup(sample_spm, tmp_path):
+    result = run_script("benchmark.py", "finetune", "--train", str(seed_train_csv(tmp_path)),
+                        "--dev", str(SAMPLE / "dish_val.csv"), "--tokenizer", str(sample_spm), "--json")
     assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error: --train")
 
 
-def test_datagen_benchmark_small_corpus_has_no_google_reference(shared_data):
-    result = run_script("benchmark.py", "datagen", "--input", str(shared_data / "restaurant_reviews" / "reviews.txt"),
-                        "--vocab", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--workers", "1",
+def test_datagen_benchmark_small_corpus_has_no_google_reference(sample_spm):
+    result = run_script("benchmark.py", "datagen", "--input", str(SAMPLE / "reviews.txt"),
+                        "--vocab", str(sample_spm), "--workers", "1",
                         "--dupe_factor", "1", "--max_seq_length", "64", "--json")
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout)

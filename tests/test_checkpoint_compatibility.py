@@ -2,7 +2,7 @@
 still loads: it predicts through predict.py's path, exports to HF, and finetune.py test evaluates it."""
 import json
 
-from conftest import REPO, run_script
+from conftest import REPO, run_script, seed_train_csv
 from lightning_modules.inference.hf_export import export_checkpoint
 from lightning_modules.inference.span_predictor import SpanPredictor
 
@@ -27,10 +27,10 @@ def test_old_checkpoint_predicts_and_exports(tmp_path):
     assert spans(SpanPredictor(str(tmp_path / "hf"), "cpu").predict(TRAINED_ON)) == predicted
 
 
-def test_finetune_test_evaluates_an_old_checkpoint(shared_data, tmp_path):
+def test_finetune_test_evaluates_an_old_checkpoint(tmp_path):
     result = run_script("finetune.py", "test", "--trainer.accelerator", "cpu", "--trainer.enable_progress_bar", "false",
                         "--trainer.logger", "false", "--trainer.default_root_dir", str(tmp_path),
                         "--model.init_from", str(OLD_TAGGER), "--ckpt_path", str(OLD_TAGGER),
-                        "--data.test_file", str(shared_data / "seed_toy" / "dish_name_train.csv"))
+                        "--data.test_file", str(seed_train_csv(tmp_path)))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test/f1" in result.stdout

@@ -1,12 +1,25 @@
 """scripts/compare.py end to end at test size, and its report computed from the numbers."""
 import json
 
-from conftest import assert_one_line_error, run_script
+import yaml
+
+from conftest import REPO, SAMPLE_VOCAB_SIZE, assert_one_line_error, run_script, seed_train_csv
 from lightning_modules.reporting.comparison_report import answer, markdown
 
 
-def test_compare_runs_both_models_end_to_end(shared_data, tmp_path):
-    result = run_script("compare.py", "--config", "configs/compare_tiny.yaml", "--output-dir", str(tmp_path))
+def test_compare_runs_both_models_end_to_end(sample_tfrecord, sample_spm, tmp_path):
+    """configs/compare_tiny.yaml's sizes and budgets on the sample's records and tokenizer, fine-tuned and tested
+    on the seed tutorial's two reviews."""
+    two_reviews = seed_train_csv(tmp_path)
+    config = yaml.safe_load((REPO / "configs" / "compare_tiny.yaml").read_text(encoding="utf-8"))
+    config["tokenizer"] = str(sample_spm)
+    config["pretrain"]["args"].update({"data.train_files": str(sample_tfrecord), "data.do_lower_case": True,
+                                       "model.vocab_size": SAMPLE_VOCAB_SIZE})
+    config["finetune"]["test_file"] = str(two_reviews)
+    config["finetune"]["args"].update({"data.train_file": str(two_reviews), "data.val_file": str(two_reviews),
+                                       "data.do_lower_case": True})
+    (tmp_path / "compare.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = run_script("compare.py", "--config", str(tmp_path / "compare.yaml"), "--output-dir", str(tmp_path))
     assert result.returncode == 0, result.stderr[-2000:] + result.stdout[-2000:]
     report = json.loads((tmp_path / "report.json").read_text())
     albert, bert = report["models"]["albert"], report["models"]["bert"]
@@ -23,7 +36,7 @@ def test_compare_runs_both_models_end_to_end(shared_data, tmp_path):
         assert 0 < timing["latency_ms_batch1"]["p50"] <= timing["latency_ms_batch1"]["p95"]
         assert timing["reviews_per_s_batch32"] > 0 and timing["peak_rss_mb"] > 0
     text = (tmp_path / "report.md").read_text()
-    assert answer(report) in text and "| encoder parameters | 19,888 | 38,688 |" in text
+    assert answer(report) in text and "| encoder parameters | 23,744 | 46,400 |" in text
     assert (tmp_path / "report.png").stat().st_size > 1000
     assert (tmp_path / "bert" / "pretrain.log").is_file()
     assert (tmp_path / "bert" / "hf_tagger" / "config.json").is_file()

@@ -4,7 +4,7 @@ import math
 import lightning.pytorch as pl
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SAMPLE_VOCAB_SIZE
 from lightning_modules import cpu_bf16
 from lightning_modules.callbacks import SlowBf16Warning
 
@@ -36,12 +36,12 @@ def test_bf16_warning_at_setup_only_without_native_bf16(monkeypatch, capsys, nat
         assert cpu_bf16.cpu_capability() in line and "48x slower" in line and "32-true" in line
 
 
-def test_every_training_script_gets_the_warning_callback(shared_data):
+def test_every_training_script_gets_the_warning_callback(sample_tfrecord):
     from datamodules.pretraining_datamodule import PretrainingDataModule
     from lightning_modules.albert_pretrain import AlbertPretrainModule
     from lightning_modules.cli import AlbertCLI
 
     cli = AlbertCLI(AlbertPretrainModule, PretrainingDataModule, run=False, args=[
-        "--config", str(REPO / "configs" / "pretrain_toy.yaml"), "--model.vocab_size", "1600",
-        "--data.train_files", str(shared_data / "google_tfrecord" / "reviews_train.tfrecord")])
+        "--config", str(REPO / "configs" / "pretrain_toy.yaml"), "--model.vocab_size", str(SAMPLE_VOCAB_SIZE),
+        "--data.train_files", str(sample_tfrecord)])
     assert sum(isinstance(c, SlowBf16Warning) for c in cli.trainer.callbacks) == 1

@@ -6,17 +6,17 @@ import sys
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, SAMPLE_VOCAB_SIZE
 from datamodules.pretraining_datamodule import PretrainingRecords
 
 
 @pytest.mark.slow
-def test_two_process_ddp_shards_data_keeps_weights_equal_and_reduces_metrics(shared_data, tmp_path):
-    data = shared_data / "google_tfrecord" / "reviews_train.tfrecord"  # 2000 records
+def test_two_process_ddp_shards_data_keeps_weights_equal_and_reduces_metrics(sample_tfrecord, tmp_path):
+    data = sample_tfrecord  # 2000 records
     probe = tmp_path / "probe"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")])}
     args = [sys.executable, str(REPO / "scripts" / "pretrain.py"), "fit", "--config", "configs/pretrain_toy.yaml",
-            "--data.train_files", str(data), "--model.vocab_size", "1600", "--data.batch_size", "50",
+            "--data.train_files", str(data), "--model.vocab_size", str(SAMPLE_VOCAB_SIZE), "--data.batch_size", "50",
             "--data.num_workers", "2", "--data.val_files", str(data),
             "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp",
             "--trainer.max_epochs", "1", "--trainer.max_steps", "-1", "--trainer.val_check_interval", "10",

@@ -5,19 +5,18 @@ import sys
 
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_script
+from conftest import REPO, SAMPLE_VOCAB_SIZE, assert_one_line_error, run_script
 
 FAST = ["--trainer.enable_progress_bar", "false", "--trainer.accelerator", "cpu"]
 
 
 @pytest.fixture(scope="module")
-def pretrained(shared_data, tmp_path_factory):
-    """A tiny pretraining checkpoint that carries its tokenizer (reviews_spm.model, 1600 pieces)."""
+def pretrained(sample_tfrecord, sample_spm, tmp_path_factory):
+    """A tiny pretraining checkpoint that carries its tokenizer (the sample's, SAMPLE_VOCAB_SIZE pieces)."""
     root = tmp_path_factory.mktemp("pretrain")
-    reviews = shared_data / "google_tfrecord"
     result = run_script("pretrain.py", "fit", "--config", "configs/pretrain_toy.yaml", *FAST,
-                        "--data.train_files", str(reviews / "reviews_train.tfrecord"),
-                        "--data.tokenizer", str(reviews / "reviews_spm.model"), "--model.vocab_size", "1600",
+                        "--data.train_files", str(sample_tfrecord),
+                        "--data.tokenizer", str(sample_spm), "--model.vocab_size", str(SAMPLE_VOCAB_SIZE),
                         "--trainer.max_steps", "5", "--trainer.default_root_dir", str(root))
     assert result.returncode == 0, result.stderr[-3000:]
     return root / "checkpoints" / "last.ckpt"
@@ -62,7 +61,7 @@ def test_fit_test_and_predict(pretrained, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["columns", "bio_line", "unseen_label", "vocab_mismatch"])
-def test_finetune_bad_input(pretrained, shared_data, tmp_path, case):
+def test_finetune_bad_input(pretrained, tmp_path, case):
     bad_csv = tmp_path / "bad.csv"
     bad_csv.write_text("text,label\n\"a\",\"b\"\n")
     bad_bio = tmp_path / "bad.bio"
@@ -73,8 +72,8 @@ def test_finetune_bad_input(pretrained, shared_data, tmp_path, case):
         "columns": (["--data.train_file", str(bad_csv)], ["bad.csv", "'review' and 'dish_name'"]),
         "bio_line": (["--data.train_file", str(bad_bio)], ["bad.bio:2", "token<TAB>label"]),
         "unseen_label": (["--data.val_file", str(other)], ["other.bio", "['Price']", "do not occur"]),
-        "vocab_mismatch": (["--data.tokenizer", str(shared_data / "nyt_dish" / "nyt_spm.model")],
-                           ["8000 pieces", "vocab_size is 1600"]),
+        "vocab_mismatch": (["--data.tokenizer", str(REPO / "models" / "albert-reviews-small" / "spiece.model")],
+                           ["8000 pieces", f"vocab_size is {SAMPLE_VOCAB_SIZE}"]),
     }[case]
     result = run_script("finetune.py", "fit", "--config", "configs/finetune_toy.yaml", *FAST,
                         "--model.init_from", str(pretrained), "--trainer.max_steps", "1",

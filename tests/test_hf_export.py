@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForPreTraining, AutoModelForTokenClassification, AutoTokenizer
 
-from conftest import TINY_ALBERT, assert_one_line_error, run_script, save_tagger
+from conftest import SAMPLE_VOCAB_SIZE, TINY_ALBERT, assert_one_line_error, run_script, save_tagger
 from datamodules.pretraining_datamodule import PretrainingDataModule
 from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint
 from lightning_modules.albert_pretrain import AlbertPretrainModule
@@ -13,18 +13,19 @@ from lightning_modules.inference.hf_export import export_checkpoint
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 TEXT = "the mala steamboat was great, and the chicken rice too!"
+CONFIG = {**TINY_ALBERT, "vocab_size": SAMPLE_VOCAB_SIZE}
 
 
 @pytest.fixture
-def spm(shared_data):
-    return str(shared_data / "google_tfrecord" / "reviews_spm.model")
+def spm(sample_spm):
+    return str(sample_spm)
 
 
 @pytest.mark.parametrize("model_type, hf_class", [("albert", "AlbertForTokenClassification"),
                                                   ("bert", "BertForTokenClassification")])
 def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path, spm, model_type, hf_class):
     torch.manual_seed(0)
-    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config={**TINY_ALBERT, "vocab_size": 1600},
+    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config=CONFIG,
                                          model_type=model_type).eval()
     save_tagger(module, tmp_path / "ft.ckpt", spm)
     assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == hf_class
@@ -42,11 +43,10 @@ def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path,
 
 
 @pytest.mark.parametrize("model_type", ["albert", "bert"])
-def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, shared_data, spm, model_type):
+def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, sample_tfrecord, spm, model_type):
     torch.manual_seed(0)
-    module = AlbertPretrainModule(albert_config={**TINY_ALBERT, "vocab_size": 1600}, model_type=model_type).eval()
-    data = PretrainingDataModule(train_files=str(shared_data / "google_tfrecord" / "reviews_train.tfrecord"),
-                                 tokenizer=spm)
+    module = AlbertPretrainModule(albert_config=CONFIG, model_type=model_type).eval()
+    data = PretrainingDataModule(train_files=str(sample_tfrecord), tokenizer=spm)
     data.setup("fit")  # reads the tokenizer, which the checkpoint carries
     save_module_checkpoint(module, tmp_path / "pre.ckpt", data)
     export_checkpoint(str(tmp_path / "pre.ckpt"), str(tmp_path / "hf"))
@@ -63,7 +63,7 @@ def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, shared_dat
     assert torch.equal(tagger.model.base_model.embeddings.word_embeddings.weight,
                        module.model.base_model.embeddings.word_embeddings.weight)
     state = tokenizer_from_checkpoint(str(tmp_path / "hf"))
-    assert state["file_name"] == "spiece.model" and state["vocab_size"] == 1600
+    assert state["file_name"] == "spiece.model" and state["vocab_size"] == SAMPLE_VOCAB_SIZE
 
 
 def test_export_refuses_to_overwrite_and_needs_a_checkpoint(tmp_path):

@@ -5,25 +5,25 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_script
+from conftest import SAMPLE, assert_one_line_error, run_script
 from datamodules.common.errors import UserInputError
 from lightning_modules.inference.onnx_export import FP32_LOGIT_TOLERANCE, export_onnx
 from lightning_modules.inference.span_predictor import SpanPredictor
 
 
 @pytest.fixture(scope="module")
-def onnx_dir(tagger_ckpt, shared_data, tmp_path_factory):
+def onnx_dir(tagger_ckpt, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "tagger-onnx"
     result = run_script("export_onnx.py", "--model", str(tagger_ckpt), "--output", str(out),
-                        "--check-input", str(shared_data / "nyt_dish" / "val.csv"))
+                        "--check-input", str(SAMPLE / "dish_val.csv"))
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.startswith(f"wrote {out} (fp32") and "span F1" in result.stdout
     return out, json.loads((out / "tagger.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def reviews(shared_data, tmp_path_factory):
-    lines = (shared_data / "restaurant_reviews" / "reviews.txt").read_text(encoding="utf-8").splitlines()
+def reviews(tmp_path_factory):
+    lines = (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines()
     path = tmp_path_factory.mktemp("reviews") / "reviews.txt"
     path.write_text("\n".join([line for line in lines if line.strip()][:40]), encoding="utf-8")
     return path
@@ -78,8 +78,8 @@ def test_predict_gives_the_same_spans_on_every_backend(onnx_dir, tagger_ckpt, re
     assert len(outputs["onnx"]) == 40 and sum(len(r["dishes"]) for r in outputs["onnx"]) > 0
 
 
-def test_int8_export_reports_what_quantization_changed(tagger_ckpt, shared_data, tmp_path):
-    export_onnx(str(tagger_ckpt), str(tmp_path / "int8"), "int8", str(shared_data / "nyt_dish" / "val.csv"))
+def test_int8_export_reports_what_quantization_changed(tagger_ckpt, tmp_path):
+    export_onnx(str(tagger_ckpt), str(tmp_path / "int8"), "int8", str(SAMPLE / "dish_val.csv"))
     settings = json.loads((tmp_path / "int8" / "tagger.json").read_text())
     assert settings["precision"] == "int8"
     check = settings["check"]

@@ -4,20 +4,15 @@ import shutil
 import pytest
 import torch
 
-from conftest import assert_one_line_error, run_script
+from conftest import SAMPLE_VOCAB_SIZE, assert_one_line_error, run_script
 
 TOY = ["fit", "--config", "configs/pretrain_toy.yaml", "--trainer.enable_progress_bar", "false",
        "--trainer.val_check_interval", "5", "--checkpoint.every_n_train_steps", "5", "--data.batch_size", "16"]
 
 
-@pytest.fixture
-def reviews(shared_data):
-    return shared_data / "google_tfrecord"
-
-
-def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_path):
-    args = TOY + ["--data.train_files", str(reviews / "reviews_train.tfrecord"), "--data.tokenizer",
-                  str(reviews / "reviews_spm.model"), "--model.vocab_size", "1600", "--model.warmup_steps", "4",
+def test_fit_then_resume_from_last_continues_steps_and_schedule(sample_tfrecord, sample_spm, tmp_path):
+    args = TOY + ["--data.train_files", str(sample_tfrecord), "--data.tokenizer", str(sample_spm),
+                  "--model.vocab_size", str(SAMPLE_VOCAB_SIZE), "--model.warmup_steps", "4",
                   "--trainer.default_root_dir", str(tmp_path)]
     first = run_script("pretrain.py", *args, "--trainer.max_steps", "10", "--progress_log.every_n_steps", "5")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -29,7 +24,7 @@ def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_pat
     assert {"last.ckpt", "best.ckpt"} <= {p.name for p in ckpt_dir.iterdir()}
     after_first = torch.load(ckpt_dir / "last.ckpt", map_location="cpu", weights_only=False)
     assert after_first["global_step"] == 10
-    assert after_first["PretrainingDataModule"]["tokenizer"]["file_name"] == "reviews_spm.model"
+    assert after_first["PretrainingDataModule"]["tokenizer"]["file_name"] == "spm.model"
     shutil.copy(ckpt_dir / "last.ckpt", tmp_path / "first.ckpt")
 
     second = run_script("pretrain.py", *args, "--trainer.max_steps", "20", "--ckpt_path", "last",
@@ -49,21 +44,22 @@ def test_fit_then_resume_from_last_continues_steps_and_schedule(reviews, tmp_pat
 
 
 @pytest.mark.parametrize("case", ["glob", "vocab", "positions", "truncated", "token_id", "config"])
-def test_bad_input_is_one_line_error(reviews, shared_data, tmp_path, case):
+def test_bad_input_is_one_line_error(sample_tfrecord, sample_tfrecord_512, sample_spm, tmp_path, case):
     base = TOY + ["--trainer.max_steps", "2", "--trainer.default_root_dir", str(tmp_path / "run")]
-    train = ["--data.train_files", str(reviews / "reviews_train.tfrecord")]
+    train = ["--data.train_files", str(sample_tfrecord)]
+    vocab = str(SAMPLE_VOCAB_SIZE)
     if case == "truncated":
         broken = tmp_path / "broken.tfrecord"
-        broken.write_bytes((reviews / "reviews_train.tfrecord").read_bytes()[:5000])
+        broken.write_bytes(sample_tfrecord.read_bytes()[:5000])
         train = ["--data.train_files", str(broken)]
     args, fragments = {
         "glob": (["--data.train_files", str(tmp_path / "nothing*.tfrecord")], ["nothing*.tfrecord", "matches no file"]),
-        "vocab": (train + ["--data.tokenizer", str(reviews / "reviews_spm.model"), "--model.vocab_size", "1000"],
-                  ["1600 pieces", "vocab_size is 1000"]),
-        "positions": (["--data.train_files", str(shared_data / "seed_toy" / "restaurant_review_train"),
-                       "--model.vocab_size", "159"], ["max_seq_length 512", "max_position_embeddings 128"]),
-        "truncated": (train + ["--model.vocab_size", "1600"], ["broken.tfrecord", "byte offset", "truncated"]),
-        "token_id": (train + ["--model.vocab_size", "500"], ["reviews_train.tfrecord", "token id", "vocab_size 500"]),
+        "vocab": (train + ["--data.tokenizer", str(sample_spm), "--model.vocab_size", "300"],
+                  [f"{vocab} pieces", "vocab_size is 300"]),
+        "positions": (["--data.train_files", str(sample_tfrecord_512), "--model.vocab_size", vocab],
+                      ["max_seq_length 512", "max_position_embeddings 128"]),
+        "truncated": (train + ["--model.vocab_size", vocab], ["broken.tfrecord", "byte offset", "truncated"]),
+        "token_id": (train + ["--model.vocab_size", "100"], [sample_tfrecord.name, "token id", "vocab_size 100"]),
         "config": (train + ["--model.albert_config", str(tmp_path / "none.json")], ["none.json", "does not exist"]),
     }[case]
     assert_one_line_error(run_script("pretrain.py", *base, *args), *fragments)

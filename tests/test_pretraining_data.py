@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import REPO, assert_one_line_error, run_script
+from conftest import REPO, SAMPLE, assert_one_line_error, run_script
 from datamodules.common.errors import UserInputError
 from datamodules.corpus_pieces import piece_shard_path, slurm_array_task
 from datamodules.pretraining_data import create_pretraining_data
@@ -40,11 +40,10 @@ def test_statistics_match_googles_nyt_file(shared_data, nyt_tfrecord):
 SMALL_CFG = MaskingConfig(max_seq_length=64, max_predictions_per_seq=10)
 
 
-def make_reviews_data(shared_data, out, **kwargs):
-    """restaurant_reviews (1000 one-line reviews) in pieces of 150 documents: 7 shards."""
-    return create_pretraining_data(f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", str(out),
-                                   str(shared_data / "google_tfrecord" / "reviews_spm.model"), SMALL_CFG,
-                                   dupe_factor=1, documents_per_piece=150, progress=False, **kwargs)
+def make_reviews_data(spm, out, **kwargs):
+    """The sample's 1500 reviews in pieces of 225 documents: 7 shards."""
+    return create_pretraining_data(str(SAMPLE / "reviews.txt"), str(out), str(spm), SMALL_CFG,
+                                   dupe_factor=1, documents_per_piece=225, progress=False, **kwargs)
 
 
 def shard_bytes(directory):
@@ -63,21 +62,21 @@ def record_keys(paths):
             for i in range(len(records))]
 
 
-def test_one_shard_per_piece_whatever_the_workers(shared_data, tmp_path):
-    one = make_reviews_data(shared_data, tmp_path / "one" / "train.tfrecord")
-    two = make_reviews_data(shared_data, tmp_path / "two" / "train.tfrecord", num_workers=2)
+def test_one_shard_per_piece_whatever_the_workers(sample_spm, tmp_path):
+    one = make_reviews_data(sample_spm, tmp_path / "one" / "train.tfrecord")
+    two = make_reviews_data(sample_spm, tmp_path / "two" / "train.tfrecord", num_workers=2)
     assert one.output_files == tuple(piece_shard_path(str(tmp_path / "one" / "train.tfrecord"), i) for i in range(7))
-    assert one.documents == two.documents > 900 and one.instances == two.instances > 900
+    assert one.documents == two.documents == 1500 and one.instances == two.instances > 1500
     assert shard_bytes(tmp_path / "one") == shard_bytes(tmp_path / "two")
     assert manifest(tmp_path / "one") == manifest(tmp_path / "two")  # num_workers is not a setting of the shards
     assert len(set(record_keys(tmp_path.glob("one/*.tfrecord")))) == one.instances  # no record twice
 
 
-def test_tasks_together_write_what_one_run_writes(shared_data, tmp_path):
-    whole = make_reviews_data(shared_data, tmp_path / "whole" / "train.tfrecord")
+def test_tasks_together_write_what_one_run_writes(sample_spm, tmp_path):
+    whole = make_reviews_data(sample_spm, tmp_path / "whole" / "train.tfrecord")
     parts = []
     for t in range(3):  # each task checks the manifest the ones before wrote, and writes the same bytes
-        parts.append(make_reviews_data(shared_data, tmp_path / "tasks" / "train.tfrecord", num_tasks=3, task_index=t))
+        parts.append(make_reviews_data(sample_spm, tmp_path / "tasks" / "train.tfrecord", num_tasks=3, task_index=t))
         assert manifest(tmp_path / "tasks") == manifest(tmp_path / "whole")
     assert [len(p.output_files) for p in parts] == [3, 2, 2]  # pieces 0 3 6 | 1 4 | 2 5
     assert sum(p.instances for p in parts) == whole.instances
@@ -86,13 +85,13 @@ def test_tasks_together_write_what_one_run_writes(shared_data, tmp_path):
         sorted(record_keys((tmp_path / "whole").glob("*.tfrecord")))
 
 
-def test_killed_task_rerun_completes_its_shards_without_duplicates(shared_data, tmp_path):
-    reference = make_reviews_data(shared_data, tmp_path / "ref" / "train.tfrecord")
+def test_killed_task_rerun_completes_its_shards_without_duplicates(sample_spm, tmp_path):
+    reference = make_reviews_data(sample_spm, tmp_path / "ref" / "train.tfrecord")
     out = tmp_path / "run" / "train.tfrecord"
     out.parent.mkdir()
-    args = ["--input_file", f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", "--output_file", str(out),
-            "--spm_model_file", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--max_seq_length", "64",
-            "--max_predictions_per_seq", "10", "--dupe_factor", "1", "--documents_per_piece", "150", "--quiet"]
+    args = ["--input_file", str(SAMPLE / "reviews.txt"), "--output_file", str(out),
+            "--spm_model_file", str(sample_spm), "--max_seq_length", "64",
+            "--max_predictions_per_seq", "10", "--dupe_factor", "1", "--documents_per_piece", "225", "--quiet"]
     proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "create_pretraining_data.py"), *args], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
@@ -139,11 +138,11 @@ def test_cli_writes_shards_with_index_lengths_and_summary_and_a_rerun_skips_them
     assert remade.instances == 4 and shard.read_bytes() != before
 
 
-def test_a_rerun_with_other_settings_stops_in_one_line_until_overwrite(shared_data, tmp_path):
+def test_a_rerun_with_other_settings_stops_in_one_line_until_overwrite(sample_spm, tmp_path):
     out = tmp_path / "train.tfrecord"
-    args = ["--input_file", f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", "--output_file", str(out),
-            "--spm_model_file", str(shared_data / "google_tfrecord" / "reviews_spm.model"), "--max_seq_length", "64",
-            "--dupe_factor", "1", "--documents_per_piece", "300", "--quiet"]
+    args = ["--input_file", str(SAMPLE / "reviews.txt"), "--output_file", str(out),
+            "--spm_model_file", str(sample_spm), "--max_seq_length", "64",
+            "--dupe_factor", "1", "--documents_per_piece", "400", "--quiet"]
     assert run_script("create_pretraining_data.py", *args).returncode == 0
     before = shard_bytes(tmp_path)
     same = run_script("create_pretraining_data.py", *args, "--num_workers", "2", "--num_tasks", "1")
@@ -158,37 +157,37 @@ def test_a_rerun_with_other_settings_stops_in_one_line_until_overwrite(shared_da
     assert json.loads(manifest(tmp_path))["dupe_factor"] == 2 and shard_bytes(tmp_path) != before
 
 
-def test_every_setting_that_changes_the_shards_is_checked(shared_data, tmp_path):
+def test_every_setting_that_changes_the_shards_is_checked(sample_spm, tmp_path):
     corpus = tmp_path / "reviews.txt"
-    shutil.copy(shared_data / "restaurant_reviews" / "reviews.txt", corpus)
+    shutil.copy(SAMPLE / "reviews.txt", corpus)
     out = tmp_path / "out" / "train.tfrecord"
-    spm = str(shared_data / "google_tfrecord" / "reviews_spm.model")
-    settings = dict(input_file=f"lines:{corpus}", output_file=str(out), tokenizer_file=spm, cfg=SMALL_CFG,
-                    dupe_factor=1, documents_per_piece=300, progress=False)
+    settings = dict(input_file=str(corpus), output_file=str(out), tokenizer_file=str(sample_spm), cfg=SMALL_CFG,
+                    dupe_factor=1, documents_per_piece=400, progress=False)
     create_pretraining_data(**settings)
     before = shard_bytes(out.parent)
-    zomato = shared_data / "zomato_reviews" / "reviews.txt"
+    size = corpus.stat().st_size
     for changed, fragment in [
         (dict(random_seed=7), "random_seed 12345, this run has 7"),
         (dict(cfg=MaskingConfig(max_seq_length=64, max_predictions_per_seq=10, masked_lm_prob=0.2)),
          "masked_lm_prob 0.15, this run has 0.2"),
         (dict(do_lower_case=False), "do_lower_case true, this run has false"),
-        (dict(documents_per_piece=500), "documents_per_piece 300, this run has 500"),
-        (dict(tokenizer_file=str(shared_data / "nyt_dish" / "nyt_spm.model")), "tokenizer_file"),
-        (dict(input_file=[f"lines:{corpus}", f"lines:{zomato}"]), 'input_files[1] (none), this run has {"path"'),
-        (dict(input_file=str(corpus)), 'input_files[0].format "lines", this run has "sentences"'),
+        (dict(documents_per_piece=750), "documents_per_piece 400, this run has 750"),
+        (dict(tokenizer_file=str(REPO / "models" / "albert-reviews-small" / "spiece.model")), "tokenizer_file"),
+        (dict(input_file=[str(corpus), str(SAMPLE / "unseen_reviews.txt")]),
+         'input_files[1] (none), this run has {"path"'),
+        (dict(input_file=f"lines:{corpus}"), 'input_files[0].format "sentences", this run has "lines"'),
     ]:
         with pytest.raises(UserInputError, match=re.escape(fragment)):
             create_pretraining_data(**{**settings, **changed})
     with open(corpus, "a") as f:
         f.write("One more review.\n")
-    with pytest.raises(UserInputError, match=r"input_files\[0\]\.bytes 59319, this run has 59336"):
+    with pytest.raises(UserInputError, match=rf"input_files\[0\]\.bytes {size}, this run has {size + 17}"):
         create_pretraining_data(**settings)
     assert shard_bytes(out.parent) == before
 
-    create_pretraining_data(**{**settings, "documents_per_piece": 500, "overwrite": True})  # pieces 2, 3 go too
+    create_pretraining_data(**{**settings, "documents_per_piece": 750, "overwrite": True})  # pieces 2, 3 go too
     assert sorted(shard_bytes(out.parent)) == ["train-00000.tfrecord", "train-00001.tfrecord"]
-    assert json.loads(manifest(out.parent))["documents_per_piece"] == 500
+    assert json.loads(manifest(out.parent))["documents_per_piece"] == 750
 
     (out.parent / "train.tfrecord.settings.json").write_text("[]")
     with pytest.raises(UserInputError, match="not a settings manifest .expected a JSON object"):
@@ -211,10 +210,10 @@ def test_slurm_array_sets_the_task(monkeypatch):
 
 
 @pytest.mark.parametrize("case", ["missing", "glob", "empty", "no_vocab", "bad_flag", "bad_task"])
-def test_cli_bad_input(shared_data, tmp_path, case):
+def test_cli_bad_input(sample_spm, tmp_path, case):
     empty = tmp_path / "empty.txt"
     empty.write_text("\n\n")
-    spm = str(shared_data / "nyt_dish" / "nyt_spm.model")
+    spm = str(sample_spm)
     args, fragments = {
         "missing": (["--input_file", str(tmp_path / "nope.txt"), "--spm_model_file", spm],
                     ["nope.txt", "matches no file"]),

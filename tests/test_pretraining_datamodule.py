@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from conftest import SAMPLE, SAMPLE_VOCAB_SIZE
 from datamodules.common.errors import UserInputError
 from datamodules.pretraining_datamodule import PretrainingDataModule
 
@@ -20,13 +21,13 @@ def seen(loader, epoch=0):
     return [int(i) for batch in loader for i in batch["record_index"]]
 
 
-def test_two_ranks_two_workers_see_disjoint_records_covering_the_shard(nyt_tfrecord):
-    total = len(make_datamodule(nyt_tfrecord).train_set)
+def test_two_ranks_two_workers_see_disjoint_records_covering_the_shard(sample_tfrecord):
+    total = len(make_datamodule(sample_tfrecord).train_set)
     per_rank = []
     odd = pytest.warns(UserWarning, match=f"1 of {total} training records are left out")
     with odd if total % 2 else contextlib.nullcontext():
         for rank in range(2):
-            dm = make_datamodule(nyt_tfrecord, rank=rank, world=2, batch_size=64, num_workers=2)
+            dm = make_datamodule(sample_tfrecord, rank=rank, world=2, batch_size=64, num_workers=2)
             per_rank.append(seen(dm.train_dataloader()))
     a, b = per_rank
     assert len(a) == len(b) == total // 2
@@ -34,8 +35,8 @@ def test_two_ranks_two_workers_see_disjoint_records_covering_the_shard(nyt_tfrec
     assert len(set(a) | set(b)) == total - total % 2
 
 
-def test_odd_count_leaves_out_a_different_record_each_epoch_with_a_warning(shared_data):
-    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"  # 2000 records
+def test_odd_count_leaves_out_a_different_record_each_epoch_with_a_warning(sample_tfrecord):
+    path = sample_tfrecord  # 2000 records
     dm = PretrainingDataModule(train_files=str(path), val_fraction=0.0005, batch_size=100)  # 1 val, 1999 train
     dm.trainer = SimpleNamespace(world_size=2, global_rank=0)
     dm.setup("fit")
@@ -53,48 +54,45 @@ def test_odd_count_leaves_out_a_different_record_each_epoch_with_a_warning(share
     assert len({frozenset(x) for x in left_out}) > 1
 
 
-def test_epochs_reshuffle_and_batches_trim_padding(shared_data):
-    dm = make_datamodule(shared_data / "google_tfrecord" / "reviews_train.tfrecord", batch_size=16)
+def test_epochs_reshuffle_and_batches_trim_padding(sample_tfrecord):
+    dm = make_datamodule(sample_tfrecord, batch_size=16)
     loader = dm.train_dataloader()
     assert seen(loader, 0) != seen(loader, 1)
     assert sorted(seen(loader, 0)) == sorted(seen(loader, 1)) == list(range(2000))
     batch = next(iter(loader))
     assert batch["input_ids"].shape[1] == int(batch["input_mask"].sum(1).max()) < 128
     assert batch["masked_lm_positions"].max() < batch["input_ids"].shape[1]
-    untrimmed = next(iter(make_datamodule(shared_data / "google_tfrecord" / "reviews_train.tfrecord",
-                                          trim_padding=False).train_dataloader()))
+    untrimmed = next(iter(make_datamodule(sample_tfrecord, trim_padding=False).train_dataloader()))
     assert untrimmed["input_ids"].shape[1] == 128
     assert batch["input_mask"].dtype == torch.int64
 
 
-def test_validation_fraction_and_files(shared_data):
-    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+def test_validation_fraction_and_files(sample_tfrecord, sample_tfrecord_512):
+    path = sample_tfrecord
     dm = make_datamodule(path, val_fraction=0.1)
     assert len(dm.val_set) == 200 and len(dm.train_set) == 1800
     assert not set(dm.val_set.indices) & set(dm.train_set.indices)
-    dm2 = PretrainingDataModule(train_files=str(path),
-                                val_files=str(shared_data / "seed_toy" / "restaurant_review_train"))
+    dm2 = PretrainingDataModule(train_files=str(path), val_files=str(sample_tfrecord_512))
     dm2.setup("fit")
-    assert len(dm2.val_set) == 40 and len(dm2.train_set) == 2000
+    assert len(dm2.val_set) == 4 and len(dm2.train_set) == 2000
 
 
-def test_model_limits_are_checked(shared_data):
-    dm = make_datamodule(shared_data / "seed_toy" / "restaurant_review_train", batch_size=40)
+def test_model_limits_are_checked(sample_tfrecord, sample_tfrecord_512, sample_spm):
+    dm = make_datamodule(sample_tfrecord_512, batch_size=40)
     with pytest.raises(UserInputError,
                        match="max_seq_length 512 is larger than the model's max_position_embeddings 128"):
-        dm.check_model_limits(vocab_size=159, max_position_embeddings=128)
+        dm.check_model_limits(vocab_size=SAMPLE_VOCAB_SIZE, max_position_embeddings=128)
     dm.check_model_limits(vocab_size=100, max_position_embeddings=512)
     with pytest.raises(UserInputError,
-                       match=r"restaurant_review_train: token id 1\d\d .* >= the model's vocab_size 100"):
+                       match=r"long-00000.tfrecord: token id [1-3]\d\d .* >= the model's vocab_size 100"):
         next(iter(dm.train_dataloader()))
-    with_tokenizer = PretrainingDataModule(train_files=str(shared_data / "google_tfrecord" / "reviews_train.tfrecord"),
-                                           tokenizer=str(shared_data / "google_tfrecord" / "reviews_spm.model"))
+    with_tokenizer = PretrainingDataModule(train_files=str(sample_tfrecord), tokenizer=str(sample_spm))
     with_tokenizer.setup("fit")
-    with pytest.raises(UserInputError, match="has 1600 pieces but the model's vocab_size is 1000"):
-        with_tokenizer.check_model_limits(vocab_size=1000, max_position_embeddings=512)
+    with pytest.raises(UserInputError, match=f"has {SAMPLE_VOCAB_SIZE} pieces but the model's vocab_size is 300"):
+        with_tokenizer.check_model_limits(vocab_size=300, max_position_embeddings=512)
     stored = with_tokenizer.state_dict()["tokenizer"]
-    assert stored["file_name"] == "reviews_spm.model" and stored["vocab_size"] == 1600
-    assert stored["data"] == (shared_data / "google_tfrecord" / "reviews_spm.model").read_bytes()
+    assert stored["file_name"] == "spm.model" and stored["vocab_size"] == SAMPLE_VOCAB_SIZE
+    assert stored["data"] == sample_spm.read_bytes()
 
 
 def test_missing_files(tmp_path):
@@ -109,8 +107,8 @@ def padding_ratio(loader, epoch):
     return sum(b["input_ids"].numel() for b in batches) / sum(int(b["input_mask"].sum()) for b in batches)
 
 
-def test_length_bucketing_cuts_padding_keeps_every_record_and_is_fixed_by_seed_and_epoch(shared_data):
-    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"  # ~37 real tokens of 128
+def test_length_bucketing_cuts_padding_keeps_every_record_and_is_fixed_by_seed_and_epoch(sample_tfrecord):
+    path = sample_tfrecord  # 22 to 119 real tokens of 128
     bucketed = make_datamodule(path, batch_size=32).train_dataloader()
     unbucketed = make_datamodule(path, batch_size=32, bucket_window=0).train_dataloader()
     assert padding_ratio(bucketed, 0) < 1.15 and padding_ratio(unbucketed, 0) > 1.5
@@ -121,8 +119,8 @@ def test_length_bucketing_cuts_padding_keeps_every_record_and_is_fixed_by_seed_a
         PretrainingDataModule(train_files=str(path), bucket_window=-1)
 
 
-def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(shared_data):
-    path = shared_data / "google_tfrecord" / "reviews_train.tfrecord"
+def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(sample_tfrecord):
+    path = sample_tfrecord
     ranks = [make_datamodule(path, rank=r, world=2, batch_size=16, val_fraction=0.1).train_dataloader()
              for r in range(2)]
     for loader in ranks:
@@ -137,14 +135,12 @@ def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(shared_da
     assert seen(resumed.train_dataloader(), 1) == full[5 * 16:]
 
 
-def test_lengths_from_the_sidecars_give_the_batches_reading_the_records_gives(shared_data, tmp_path):
+def test_lengths_from_the_sidecars_give_the_batches_reading_the_records_gives(sample_spm, tmp_path):
     from datamodules.pretraining_data import create_pretraining_data
     from datamodules.pretraining_instances import MaskingConfig
 
-    create_pretraining_data(f"lines:{shared_data / 'restaurant_reviews' / 'reviews.txt'}", str(tmp_path / "t.tfrecord"),
-                            str(shared_data / "google_tfrecord" / "reviews_spm.model"),
-                            MaskingConfig(max_seq_length=64),
-                            dupe_factor=1, documents_per_piece=300, progress=False)
+    create_pretraining_data(str(SAMPLE / "reviews.txt"), str(tmp_path / "t.tfrecord"), str(sample_spm),  # 1500 reviews
+                            MaskingConfig(max_seq_length=64), dupe_factor=1, documents_per_piece=400, progress=False)
 
     def batches():
         dm = make_datamodule(tmp_path / "t-*.tfrecord", batch_size=8, val_fraction=0.1, bucket_window=4)

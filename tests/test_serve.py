@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import assert_one_line_error, run_script
+from conftest import SAMPLE, assert_one_line_error, run_script
 from lightning_modules.inference.dish_service import DishTaggerAPI, PredictRequest
 from lightning_modules.inference.service_load import load_test, malformed_requests, request, running_server
 from lightning_modules.inference.span_predictor import SpanPredictor, dish_record
@@ -18,8 +18,8 @@ BATCH_TIMEOUT_S = 1.0  # long, so that requests are surely in flight when the SI
 
 
 @pytest.fixture(scope="module")
-def reviews(shared_data):
-    lines = (shared_data / "restaurant_reviews" / "reviews.txt").read_text(encoding="utf-8").splitlines()
+def reviews():
+    lines = (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines()
     return [line for line in lines if line.strip() and len(line) <= LIMITS["max_text_chars"]][:40]
 
 

@@ -67,8 +67,8 @@ def test_a_dish_is_never_split_inside_a_word(label_scheme):
     assert (entity["text"], entity["start"], entity["end"]) == ("steamboat", 4, 13)
 
 
-def test_random_probabilities_on_real_tokens_give_whole_words_and_trimmed_spans(shared_data):
-    spm = load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+def test_random_probabilities_on_real_tokens_give_whole_words_and_trimmed_spans(sample_spm):
+    spm = load_tokenizer(sample_spm)
     text = 'Gyōza, "char kway teow" (and) mac & cheese; General Tso\'s chicken... crème brûlée!'
     _, offsets = spm.encode_with_offsets(text)
     rng = np.random.default_rng(1)

@@ -65,7 +65,7 @@ def test_seed_and_nyt_csvs(shared_data):
     assert len(nyt) == 338 and sum(len(e.spans) for e in nyt) >= 478
 
 
-def test_bio_reading_types_and_filter(shared_data, tmp_path):
+def test_bio_reading_types_and_filter(tmp_path):
     path = tmp_path / "x.bio"
     path.write_text("best\tO\nchicken\tB-Dish\nrice\tI-Dish\nin\tO\nchinatown\tB-Location\n\n"
                     "cheap\tB-Price\nnoodles\tI-Dish\n\n", encoding="utf-8")
@@ -75,6 +75,9 @@ def test_bio_reading_types_and_filter(shared_data, tmp_path):
     assert [(b.text[s.start:s.end], s.type) for s in b.spans] == [("cheap", "Price"), ("noodles", "Dish")]
     only = read_examples(str(path), entity_types=["dish"])
     assert [s.type for s in only[0].spans + only[1].spans] == ["Dish", "Dish"]
+
+
+def test_mit_restaurant_bio_types(shared_data):
     mit = read_examples(str(shared_data / "mit_restaurant" / "test.bio"))
     types = {s.type for e in mit for s in e.spans}
     assert len(mit) == 1521 and len(types) == 8

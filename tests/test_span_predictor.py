@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import REPO, save_random_tagger
+from conftest import REPO, SAMPLE, save_random_tagger
 from lightning_modules.inference.hf_export import export_checkpoint
 from lightning_modules.inference.span_predictor import SORT_CHUNK_BATCHES, SpanPredictor
 
@@ -14,10 +14,9 @@ REVIEWS = ["the laksa and roti canai were great", "Mac & cheese (baked) was fine
 
 
 @pytest.fixture(scope="module")
-def tagger_ckpt(shared_data, tmp_path_factory):
+def tagger_ckpt(sample_spm, tmp_path_factory):
     """A tiny random tagger trained on first sub-tokens."""
-    return save_random_tagger(tmp_path_factory.mktemp("tagger") / "tagger.ckpt",
-                              shared_data / "google_tfrecord" / "reviews_spm.model", label_scheme="first")
+    return save_random_tagger(tmp_path_factory.mktemp("tagger") / "tagger.ckpt", sample_spm, label_scheme="first")
 
 
 def predict_main(argv):
@@ -27,9 +26,9 @@ def predict_main(argv):
     return predict.main(argv)
 
 
-def test_stream_keeps_input_order_across_chunks(shared_data, tagger_ckpt):
+def test_stream_keeps_input_order_across_chunks(tagger_ckpt):
     predictor = SpanPredictor(str(tagger_ckpt), "cpu")
-    lines = (shared_data / "restaurant_reviews" / "reviews.txt").read_text(encoding="utf-8").splitlines()
+    lines = (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines()
     texts = [line for line in lines if line.strip()][:2 * SORT_CHUNK_BATCHES + 3]  # 3 chunks at batch 1
     streamed = list(predictor.predict_stream(texts, batch_size=1))
     assert [text for text, _ in streamed] == texts

@@ -1,6 +1,9 @@
+import re
+
 import numpy as np
 import pytest
 
+from conftest import SAMPLE
 from datamodules.span_decoding import WindowMerger, decode_entities
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import (
@@ -19,8 +22,8 @@ INDEX = {n: i for i, n in enumerate(LABELS)}
 
 
 @pytest.fixture(scope="module")
-def spm(shared_data):
-    return load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
+def spm(sample_spm):
+    return load_tokenizer(sample_spm)
 
 
 def one_hot(labels):
@@ -56,8 +59,10 @@ def test_first_subtoken_labels_one_decision_per_word(spm):
     assert (~starts & (words != NO_WORD)).sum() >= 2  # some words have several sub-tokens here
     for label_all, label_first, starts_word in zip(every.labels, first.labels, starts):
         assert label_first == (label_all if starts_word else IGNORE_INDEX)
-    labelled = [text[s:e] for (s, e), label in zip(first.offsets, first.labels) if label > 0]
-    assert [t.lower().strip() for t in labelled] == ["ma", "steam", "chicken", "rice", "chicken", "rice"]
+    labelled = [(s, e) for (s, e), label in zip(first.offsets, first.labels) if label > 0]
+    # one label for each of the 6 dish words, on the sub-token that starts it
+    word_starts = {span.start + m.start() for span in spans for m in re.finditer(r"\w+", text[span.start:span.end])}
+    assert labelled == [(s, e) for s, e in first.offsets if s in word_starts] and len(labelled) == 6
     # Decoding words by their first sub-token gives the dishes back whole.
     found = decode_entities(text, first.offsets, one_hot(first.labels), LABELS, label_scheme="first")
     assert [(e["text"], e["start"], e["end"]) for e in found] == [
@@ -123,14 +128,13 @@ def test_datamodule_labels_and_entity_type_filter(shared_data):
     assert batch["labels"].max() <= 2 and batch["input_ids"].shape[1] <= 128
 
 
-def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(shared_data):
+def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(sample_spm):
     from datamodules.token_classification import TokenClassificationDataModule
 
-    mit = str(shared_data / "mit_restaurant" / "test.bio")
-    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
+    reviews = str(SAMPLE / "dish_train.csv")
 
     def padding_share(bucket_window: int) -> float:
-        data = TokenClassificationDataModule(train_file=mit, val_file=mit, tokenizer=spm_path,
+        data = TokenClassificationDataModule(train_file=reviews, val_file=reviews, tokenizer=str(sample_spm),
                                              bucket_window=bucket_window)
         data.setup("fit")
         masks = [b["attention_mask"] for b in data.train_dataloader()]
@@ -142,19 +146,18 @@ def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(sha
     assert padding_share(16) < 0.5 * padding_share(0)
 
 
-def test_datamodule_takes_lists_of_files_and_a_label_map(shared_data, tmp_path):
+def test_datamodule_takes_lists_of_files_and_a_label_map(sample_spm, tmp_path):
     from jsonargparse import ArgumentParser
 
     from datamodules.token_classification import TokenClassificationDataModule
 
     menu = tmp_path / "menu.bio"
     menu.write_text("the\tO\nbutter\tB-MENU\nchicken\tI-MENU\n\nnice\tO\nview\tO\n\n", encoding="utf-8")
-    nyt = str(shared_data / "nyt_dish" / "val.bio")
-    spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
-    data = TokenClassificationDataModule(train_file=[str(menu), nyt], val_file=str(menu), tokenizer=spm_path,
+    val_csv = str(SAMPLE / "dish_val.csv")  # 139 reviews
+    data = TokenClassificationDataModule(train_file=[str(menu), val_csv], val_file=str(menu), tokenizer=str(sample_spm),
                                          label_map={"MENU": "Dish", "DISH": "Dish"})
     assert data.label_names == ["O", "B-Dish", "I-Dish"]
-    assert len(data.examples["train"]) == 2 + 696 and len(data.examples["val"]) == 2
+    assert len(data.examples["train"]) == 2 + 139 and len(data.examples["val"]) == 2
     parser = ArgumentParser()  # the CLI and YAML take one path or a list
     parser.add_class_arguments(TokenClassificationDataModule, "data")
     one = parser.parse_args(["--data.train_file", "a.csv", "--data.label_map", "{MENU: Dish}"])

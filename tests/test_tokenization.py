@@ -1,15 +1,15 @@
 import pytest
 import sentencepiece as spm
 
+from conftest import SAMPLE
 from datamodules.common.errors import UserInputError
 from datamodules.tokenization import load_tokenizer, preprocess_text, train_sentencepiece
 
 
-def test_sentencepiece_ids_equal_sentencepiece_own_ids(shared_data):
-    model = shared_data / "nyt_dish" / "nyt_spm.model"
-    tok = load_tokenizer(model, do_lower_case=True)
-    sp = spm.SentencePieceProcessor(model_file=str(model))
-    lines = (shared_data / "nyt_dish" / "reviews.txt").read_text(encoding="utf-8").splitlines()[:300]
+def test_sentencepiece_ids_equal_sentencepiece_own_ids(sample_spm):
+    tok = load_tokenizer(sample_spm, do_lower_case=True)
+    sp = spm.SentencePieceProcessor(model_file=str(sample_spm))
+    lines = (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines()[:300]
     lines = [line for line in lines if line.strip()]
     ours = tok.encode_lines(lines)
     theirs = [sp.encode(preprocess_text(line, lower=True)) for line in lines]
@@ -21,14 +21,13 @@ def test_sentencepiece_ids_equal_sentencepiece_own_ids(shared_data):
     assert (tok.cls_id, tok.sep_id, tok.mask_id, tok.vocab[0], tok.vocab[1]) == (2, 3, 4, "<pad>", "<unk>")
 
 
-def test_transformers_albert_tokenizer_agrees(shared_data, tmp_path):
+def test_transformers_albert_tokenizer_agrees(sample_spm, tmp_path):
     """The ids we feed the model equal what AlbertTokenizer makes from the same spiece.model."""
     from transformers import AlbertTokenizer
 
-    model = shared_data / "google_tfrecord" / "reviews_spm.model"
-    (tmp_path / "spiece.model").write_bytes(model.read_bytes())
+    (tmp_path / "spiece.model").write_bytes(sample_spm.read_bytes())
     hf = AlbertTokenizer.from_pretrained(str(tmp_path))
-    tok = load_tokenizer(model)
+    tok = load_tokenizer(sample_spm)
     text = "the mala steamboat was great, and the chicken rice too!"
     assert tok.encode_lines([text])[0] == hf(text, add_special_tokens=False)["input_ids"]
 
@@ -76,9 +75,9 @@ def test_tokenizer_errors(tmp_path):
         load_tokenizer(bad)
 
 
-def test_offsets_point_at_each_piece_in_the_original_text(shared_data):
-    tok = load_tokenizer(shared_data / "nyt_dish" / "nyt_spm.model")
-    lines = [line for line in (shared_data / "nyt_dish" / "reviews.txt").read_text(encoding="utf-8").splitlines()
+def test_offsets_point_at_each_piece_in_the_original_text(sample_spm):
+    tok = load_tokenizer(sample_spm)
+    lines = [line for line in (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines()
              if line.strip() and line.isascii()][:400]
     lines.append("It cost  $10, or 20, dollars (Tax incl.)")
     for line in lines:
