@@ -16,7 +16,8 @@ def pretrain(data, root, probe_dir, *extra, signal_at=-1, signal_name="SIGKILL")
     args = [sys.executable, str(REPO / "scripts" / "pretrain.py"), "fit", "--config", "configs/pretrain_toy.yaml",
             "--data.train_files", str(data),
             "--model.vocab_size", str(SAMPLE_VOCAB_SIZE), "--data.batch_size", "50", "--data.num_workers", "2",
-            "--trainer.max_steps", "60", "--trainer.limit_val_batches", "0", "--checkpoint.every_n_train_steps", "10",
+            "--trainer.max_steps", "60", "--checkpoint.every_n_train_steps", "10",
+            "--data.val_fraction", "0", "--trainer.limit_val_batches", "0",  # all 2000 records: 40 batches an epoch
             "--model.albert_config.hidden_dropout_prob", "0.1",  # dropout on: the RNG must resume too
             "--trainer.enable_progress_bar", "false", "--trainer.default_root_dir", str(root),
             "--trainer.callbacks+=probes.StepProbe", f"--trainer.callbacks.out_dir={probe_dir}",
