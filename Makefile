@@ -16,7 +16,7 @@ $(STAMP): requirements.lock setup.cfg pyproject.toml
 
 test: setup
 	$(PY) -m ruff check .
-	$(PY) -m pytest -q --durations=15
+	$(PY) -m pytest -q -n auto --durations=15
 
 demo: setup
 	PATH=$(abspath $(VENV))/bin:$$PATH bash scripts/demo.sh

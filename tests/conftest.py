@@ -9,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # `make test` runs two pytest workers on two cores: each worker, and every process it starts, computes on
+    # one thread, so two busy workers do not oversubscribe the cores.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ALBERT_SHARED_DATA", REPO.parent / "shared" / "data"))
 SAMPLE = REPO / "data" / "sample"
