@@ -118,7 +118,7 @@ def read_init_weights(init_from: str, encoder_only: bool) -> tuple[dict[str, tor
             raise UserInputError(f"init_from {init_from}: a {model_type} model; expected one of {', '.join(BACKBONES)}")
         family = BACKBONES[model_type]
         hf_class = family.encoder_class if encoder_only else family.pretraining_class
-        model = hf_class.from_pretrained(init_from, local_files_only=True)
+        model = hf_class.from_pretrained(init_from, local_files_only=True, dtype=torch.float32)  # also a float16 export
         return model.state_dict(), config_fields(model.config), model_type
     if not os.path.isfile(init_from):
         raise UserInputError(f"init_from {init_from} does not exist (expected a .ckpt file or a HF model directory)")

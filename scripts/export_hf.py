@@ -17,11 +17,16 @@ def main(argv=None) -> int:
     p.add_argument("--ckpt", required=True, help="checkpoint from scripts/pretrain.py or scripts/finetune.py")
     p.add_argument("--output", required=True, help="directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
+    p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
+                   help="how the weights are stored (float16 halves the directory; --model.init_from and "
+                        "predict.py read them back as float32)")
     args = p.parse_args(argv)
+    import torch
+
     from lightning_modules.inference.hf_export import export_checkpoint
 
-    kind = export_checkpoint(args.ckpt, args.output, args.overwrite)
-    print(f"wrote {args.output} ({kind}, safetensors, tokenizer)")
+    contents = export_checkpoint(args.ckpt, args.output, args.overwrite, getattr(torch, args.dtype))
+    print(f"wrote {args.output} ({contents})")
     return 0
 
 

@@ -10,6 +10,7 @@ from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.checkpoints import save_module_checkpoint
 from lightning_modules.inference.hf_export import export_checkpoint
+from lightning_modules.inference.tagger_backends import load_hf_token_classifier
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 TEXT = "the mala steamboat was great, and the chicken rice too!"
@@ -28,7 +29,8 @@ def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path,
     module = AlbertTokenClassifierModule(label_names=LABELS, albert_config=CONFIG,
                                          model_type=model_type).eval()
     save_tagger(module, tmp_path / "ft.ckpt", spm)
-    assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == hf_class
+    assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == \
+        f"{hf_class}, float32 safetensors, tokenizer"
 
     hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
     hf_model = AutoModelForTokenClassification.from_pretrained(tmp_path / "hf").eval()
@@ -64,6 +66,25 @@ def test_pretraining_checkpoint_round_trips_into_finetuning(tmp_path, sample_tfr
                        module.model.base_model.embeddings.word_embeddings.weight)
     state = tokenizer_from_checkpoint(str(tmp_path / "hf"))
     assert state["file_name"] == "spiece.model" and state["vocab_size"] == SAMPLE_VOCAB_SIZE
+
+
+def test_float16_export_is_half_the_size_and_reads_back_as_float32(tmp_path, spm):
+    torch.manual_seed(0)
+    module = AlbertTokenClassifierModule(label_names=LABELS, albert_config=CONFIG).eval()
+    save_tagger(module, tmp_path / "ft.ckpt", spm)
+    result = run_script("export_hf.py", "--ckpt", str(tmp_path / "ft.ckpt"), "--output", str(tmp_path / "half"),
+                        "--dtype", "float16")
+    assert result.returncode == 0 and "float16 safetensors, tokenizer" in result.stdout, result.stderr[-2000:]
+    export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "full"))
+    half, full = ((tmp_path / d / "model.safetensors").stat().st_size for d in ("half", "full"))
+    assert 0.45 < half / full < 0.55
+    # Fine-tuning and predict.py compute in float32, on the float16-rounded weights.
+    expected = module.model.base_model.embeddings.word_embeddings.weight.half().float()
+    tagger = AlbertTokenClassifierModule(label_names=LABELS, init_from=str(tmp_path / "half"))
+    served = load_hf_token_classifier(str(tmp_path / "half"))
+    for model in (tagger.model, served):
+        weight = model.base_model.embeddings.word_embeddings.weight
+        assert weight.dtype == torch.float32 and torch.equal(weight, expected)
 
 
 def test_export_refuses_to_overwrite_and_needs_a_checkpoint(tmp_path):

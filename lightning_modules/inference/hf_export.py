@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 
+import torch
 from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.common.checkpoints import load_checkpoint_file
@@ -40,8 +41,13 @@ def _save_tokenizer(state: dict, output_dir: str) -> None:
         shutil.copy(path, output_dir)
 
 
-def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) -> str:
-    """Write ``output_dir`` (atomically: a temporary folder renamed at the end); return the model class name."""
+def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False,
+                      dtype: torch.dtype = torch.float32) -> str:
+    """Write ``output_dir`` (atomically: a temporary folder renamed at the end); return what it holds, in words.
+
+    ``dtype`` is how the weights are stored: ``torch.float16`` halves the directory (for shipping an encoder);
+    ``init_from`` and predict.py read any of them back as float32.
+    """
     if os.path.exists(output_dir) and not overwrite:
         raise UserInputError(f"--output {output_dir} exists (pass --overwrite to replace it)")
     checkpoint = load_checkpoint_file(ckpt_path)
@@ -56,10 +62,12 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".export-", dir=parent)
     try:
-        module.model.save_pretrained(tmp, safe_serialization=True)
+        module.model.to(dtype).save_pretrained(tmp, safe_serialization=True)
+        contents = [type(module.model).__name__, f"{str(dtype).removeprefix('torch.')} safetensors"]
         state = stored_tokenizer(checkpoint)
         if state is not None:
             _save_tokenizer(state, tmp)
+            contents.append("tokenizer")
         if encoding is not None:  # the windows predict.py must cut, and how it decodes
             write_tagger_config(tmp, {"max_seq_length": encoding.max_seq_length,
                                       "window_overlap": encoding.window_overlap,
@@ -69,4 +77,4 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False) 
         os.replace(tmp, output_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return type(module.model).__name__
+    return ", ".join(contents)

@@ -115,7 +115,8 @@ class LogitsModel(torch.nn.Module):
 def load_hf_token_classifier(directory: str) -> torch.nn.Module:
     from transformers import AutoModelForTokenClassification
 
-    return AutoModelForTokenClassification.from_pretrained(directory, local_files_only=True)
+    # float32 on any stored dtype: a float16 export would otherwise run in float16, slowly on a CPU
+    return AutoModelForTokenClassification.from_pretrained(directory, local_files_only=True, dtype=torch.float32)
 
 
 def _from_checkpoint(path: str, backend: str | None, device: str) -> Tagger:
