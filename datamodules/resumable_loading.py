@@ -56,6 +56,10 @@ class ResumableDataLoader(DataLoader):
     """A DataLoader over a ``ResumableDistributedSampler`` whose position Lightning checkpoints and restores."""
 
     def __init__(self, *args, **kwargs):
+        # Every iterator draws its workers' base seed from this generator. Left at None it is torch's global
+        # one, which dropout draws from: a resumed run makes its iterator at another step than an uninterrupted
+        # run, so that one draw would shift every dropout mask after it. (The order comes from the sampler's seed.)
+        kwargs.setdefault("generator", torch.Generator())
         super().__init__(*args, **kwargs)
         self._batches_done = 0  # of the current epoch, handed out by this loader
         self._resume_batches = 0

@@ -215,6 +215,7 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         self.label_scheme = label_scheme
         self.tokenizer, self.tokenizer_state = self._load_tokenizer()
         self.datasets: dict[str, TokenWindows] = {}
+        self._order_seed: Optional[int] = None
 
     def _load_tokenizer(self) -> tuple[Tokenizer, dict]:
         hp = self.hparams
@@ -229,6 +230,11 @@ class TokenClassificationDataModule(pl.LightningDataModule):
                              "model.init_from is a checkpoint or HF directory that carries one")
 
     def setup(self, stage: str) -> None:
+        # The training order's seed, from the run's (seed_everything); saved with the loader's position. Drawn
+        # here, before a Trainer restores a checkpoint's RNG state, so a resumed run draws what an uninterrupted
+        # one does after it.
+        if self._order_seed is None:
+            self._order_seed = int(torch.randint(2**31 - 1, ()))
         index = label_index(self.label_names)
         for split, examples in self.examples.items():
             if split not in self.datasets:
@@ -242,15 +248,13 @@ class TokenClassificationDataModule(pl.LightningDataModule):
         dataset, batch_size = self.datasets[split], self.hparams.batch_size
         loader_args = dict(batch_size=batch_size, num_workers=self.hparams.num_workers, collate_fn=collate_windows,
                            persistent_workers=self.hparams.num_workers > 0)
-        if not train:
-            return DataLoader(dataset, **loader_args)
+        if not train:  # its own generator: making its iterator must not draw from the one dropout uses
+            return DataLoader(dataset, generator=torch.Generator(), **loader_args)
         trainer = self.trainer
         world, rank = (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
-        # One seeded order per epoch, resumable mid-epoch, dealt to the ranks in length buckets; the
-        # seed comes from the run's (seed_everything) and is saved with the loader's position.
-        seed = int(torch.randint(2**31 - 1, ()))
+        # One seeded order per epoch, resumable mid-epoch, dealt to the ranks in length buckets.
         sampler = ResumableDistributedSampler(
-            dataset, num_replicas=world, rank=rank, shuffle=True, drop_last=True, seed=seed,
+            dataset, num_replicas=world, rank=rank, shuffle=True, drop_last=True, seed=self._order_seed,
             lengths=np.array([end - start for _, start, end in dataset.windows]), batch_size=batch_size,
             bucket_window=self.hparams.bucket_window)
         return ResumableDataLoader(dataset, sampler=sampler, **loader_args)

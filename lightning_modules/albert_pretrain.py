@@ -19,6 +19,7 @@ from datamodules.common.errors import TrainingStoppedError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
+from lightning_modules.rng_checkpoint import restore_rng_states, save_rng_states
 
 
 class AlbertPretrainModule(pl.LightningModule):
@@ -133,29 +134,10 @@ class AlbertPretrainModule(pl.LightningModule):
         self._log_metrics("val", self(batch), batch["input_ids"].size(0))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # Dropout draws continue where they stopped: a resumed run computes what an uninterrupted one would.
-        # Each rank draws its own, and rank 0 writes the file: so it holds every rank's state, gathered
-        # (Trainer.save_checkpoint runs on every rank), beside rank 0's own under the older key.
-        for key, state in self._rng_states().items():
-            checkpoint[key] = state
-            if _world_size() > 1:
-                checkpoint[key + "_per_rank"] = self.all_gather(state).cpu()
+        save_rng_states(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        for key, set_state in (("rng_state", torch.set_rng_state), ("cuda_rng_state", torch.cuda.set_rng_state)):
-            if key not in checkpoint or (key == "cuda_rng_state" and not torch.cuda.is_available()):
-                continue
-            per_rank = checkpoint.get(key + "_per_rank")
-            same_world = per_rank is not None and len(per_rank) == _world_size()
-            # clone: a row of the gathered tensor is a view, and set_rng_state on a view crashes (torch 2.13)
-            set_state(per_rank[self.global_rank].clone() if same_world else checkpoint[key])
-
-    @staticmethod
-    def _rng_states() -> dict[str, torch.Tensor]:
-        states = {"rng_state": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            states["cuda_rng_state"] = torch.cuda.get_rng_state()
-        return states
+        restore_rng_states(self, checkpoint)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
@@ -165,6 +147,3 @@ class AlbertPretrainModule(pl.LightningModule):
             lambda: self.trainer.estimated_stepping_batches, warmup_steps=hp.warmup_steps, power=hp.poly_power))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
-
-def _world_size() -> int:
-    return torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1

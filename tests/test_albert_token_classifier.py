@@ -3,8 +3,9 @@ import re
 import lightning.pytorch as pl
 import pytest
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
 
-from conftest import SAMPLE_VOCAB_SIZE, TINY_ALBERT, seed_train_csv
+from conftest import SAMPLE, SAMPLE_VOCAB_SIZE, TINY_ALBERT, seed_train_csv
 from datamodules.common.errors import UserInputError
 from datamodules.span_labels import Span, TextExample
 from datamodules.token_classification import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
@@ -136,3 +137,28 @@ def test_checkpoint_carries_the_text_encoding_of_the_data(sample_spm, tmp_path):
     restored = AlbertTokenClassifierModule.load_from_checkpoint(tmp_path / "tagger.ckpt", map_location="cpu")
     assert restored.text_encoding == data.text_encoding
     assert restored.text_encoding.max_seq_length == 16 and restored.text_encoding.tokenizer["do_lower_case"] is False
+
+
+def test_resumed_fine_tuning_ends_with_the_uninterrupted_run_s_weights(sample_spm, tmp_path):
+    """Killed mid-epoch and resumed from its checkpoint, a run with dropout on computes what an uninterrupted
+    run computes: same batches (the loader's saved position and seed), same dropout masks (saved RNG state)."""
+    def run(max_steps: int, resume_from=None):
+        pl.seed_everything(3)
+        data = TokenClassificationDataModule(train_file=str(SAMPLE / "dish_train.csv"),
+                                             val_file=str(SAMPLE / "dish_val.csv"), batch_size=64,
+                                             tokenizer=str(sample_spm), max_seq_length=32, window_overlap=8)
+        model = AlbertTokenClassifierModule(label_names=data.label_names,
+                                            albert_config={**TINY_ALBERT, "vocab_size": SAMPLE_VOCAB_SIZE},
+                                            hidden_dropout=0.1, classifier_dropout=0.1, learning_rate=1e-3)
+        trainer = pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_progress_bar=False,
+                             enable_model_summary=False, default_root_dir=tmp_path, limit_val_batches=2,
+                             callbacks=[ModelCheckpoint(dirpath=tmp_path, filename="{step}", every_n_train_steps=5,
+                                                        save_top_k=-1)])
+        trainer.fit(model, data, ckpt_path=resume_from)
+        return model, trainer
+
+    uninterrupted, trainer = run(17)
+    assert trainer.num_training_batches < 17  # the run crosses an epoch boundary; the checkpoint is mid-epoch
+    resumed, _ = run(17, resume_from=str(tmp_path / "step=15.ckpt"))
+    for (name, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), name
