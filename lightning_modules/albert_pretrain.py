@@ -9,7 +9,7 @@ position as ``AlbertForPreTraining.forward`` does.
 from __future__ import annotations
 
 import time
-from typing import Any, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
@@ -33,11 +33,13 @@ class AlbertPretrainModule(pl.LightningModule):
             learns the same sentence-order labels). Default: the type stored with ``init_from``.
         vocab_size: overrides the config's vocab_size (must cover the tokenizer and the data's ids).
         init_from: start from our pretraining ``.ckpt`` or a ``save_pretrained`` directory.
-        learning_rate: peak LAMB learning rate (ALBERT: 0.00176 at batch 4096).
+        optimizer: ``lamb`` (ALBERT's; its step changes each weight matrix by a fixed fraction of its norm) or
+            ``adamw`` (each weight by about the learning rate: faster for a small model at a small batch).
+        learning_rate: peak learning rate (ALBERT's LAMB: 0.00176 at batch 4096).
         warmup_steps: linear warmup steps; then polynomial decay to 0 at the trainer's last step.
         poly_power: power of the decay (1.0 = linear, as in ALBERT).
-        weight_decay: LAMB weight decay (not on LayerNorm/bias).
-        betas, eps: LAMB moments and epsilon (ALBERT: 0.9, 0.999, 1e-6).
+        weight_decay: weight decay (not on LayerNorm/bias).
+        betas, eps: the optimizer's moments and epsilon (ALBERT: 0.9, 0.999, 1e-6).
         max_nonfinite_steps: a NaN/inf loss skips its step (counted in ``train/skipped_steps``); this many
             in a row stop training with an error. 0 turns the check off (it costs one host sync per step).
     """
@@ -48,6 +50,7 @@ class AlbertPretrainModule(pl.LightningModule):
         model_type: Optional[str] = None,
         vocab_size: Optional[int] = None,
         init_from: Optional[str] = None,
+        optimizer: Literal["lamb", "adamw"] = "lamb",
         learning_rate: float = 0.00176,
         warmup_steps: int = 3125,
         poly_power: float = 1.0,
@@ -141,8 +144,9 @@ class AlbertPretrainModule(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        optimizer = Lamb(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
-                         betas=tuple(hp.betas), eps=hp.eps)
+        optimizer_class = torch.optim.AdamW if hp.optimizer == "adamw" else Lamb
+        optimizer = optimizer_class(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
+                                    betas=tuple(hp.betas), eps=hp.eps)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(
             lambda: self.trainer.estimated_stepping_batches, warmup_steps=hp.warmup_steps, power=hp.poly_power))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

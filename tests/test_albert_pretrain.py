@@ -175,3 +175,23 @@ def test_nonfinite_loss_skips_the_step_and_stops_after_too_many(sample_tfrecord,
     diverging = NaNAtSteps(range(100), albert_config=SAMPLE_CONFIG, max_nonfinite_steps=3)
     with pytest.raises(TrainingStoppedError, match="NaN/inf in 3 steps in a row"):
         fit_sample_data(sample_tfrecord, diverging, tmp_path, steps=10)
+
+
+def test_adamw_option_uses_the_same_decay_groups_and_trains(sample_tfrecord, tmp_path):
+    pl.seed_everything(0)
+    module = AlbertPretrainModule(albert_config=SAMPLE_CONFIG, optimizer="adamw", learning_rate=1e-2, warmup_steps=2)
+    losses = []
+
+    class Record(pl.Callback):
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            losses.append(float(outputs["loss"]))
+
+    trainer = pl.Trainer(max_steps=30, accelerator="cpu", logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
+                         callbacks=[Record()])
+    trainer.fit(module, PretrainingDataModule(train_files=str(sample_tfrecord), batch_size=8))
+    (optimizer,) = trainer.optimizers
+    assert type(optimizer) is torch.optim.AdamW
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [0.01, 0.0]
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.9 * first, (first, last)  # 6.6 -> 5.9 in practice
