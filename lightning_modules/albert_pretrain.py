@@ -34,7 +34,8 @@ class AlbertPretrainModule(pl.LightningModule):
         vocab_size: overrides the config's vocab_size (must cover the tokenizer and the data's ids).
         init_from: start from our pretraining ``.ckpt`` or a ``save_pretrained`` directory.
         optimizer: ``lamb`` (ALBERT's; its step changes each weight matrix by a fixed fraction of its norm) or
-            ``adamw`` (each weight by about the learning rate: faster for a small model at a small batch).
+            ``adamw`` (each weight by about the learning rate, whatever its norm; on the review recipe it did
+            not learn faster: models/albert-reviews-small/README.md).
         learning_rate: peak learning rate (ALBERT's LAMB: 0.00176 at batch 4096).
         warmup_steps: linear warmup steps; then polynomial decay to 0 at the trainer's last step.
         poly_power: power of the decay (1.0 = linear, as in ALBERT).
