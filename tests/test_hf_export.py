@@ -3,7 +3,7 @@ import pytest
 import torch
 from transformers import AutoModelForPreTraining, AutoModelForTokenClassification, AutoTokenizer
 
-from conftest import SAMPLE_VOCAB_SIZE, TINY_ALBERT, assert_one_line_error, run_script, save_tagger
+from conftest import SAMPLE, SAMPLE_VOCAB_SIZE, TINY_ALBERT, assert_one_line_error, run_script, save_tagger
 from datamodules.pretraining_datamodule import PretrainingDataModule
 from datamodules.tokenization import load_tokenizer, tokenizer_from_checkpoint
 from lightning_modules.albert_pretrain import AlbertPretrainModule
@@ -14,6 +14,8 @@ from lightning_modules.inference.tagger_backends import load_hf_token_classifier
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 TEXT = "the mala steamboat was great, and the chicken rice too!"
+# ALBERT's user-defined pieces ( ) " - . in every position: transformers' own conversion split the text there
+PUNCTUATED = ['the "mala-steamboat" (spicy) was 3.5 stars . really', "well...ok - fine", 'he said: "wow!" ( )']
 CONFIG = {**TINY_ALBERT, "vocab_size": SAMPLE_VOCAB_SIZE}
 
 
@@ -32,16 +34,26 @@ def test_fine_tuned_checkpoint_exports_with_equal_logits_and_tokenizer(tmp_path,
     assert export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf")) == \
         f"{hf_class}, float32 safetensors, tokenizer"
 
-    hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
     hf_model = AutoModelForTokenClassification.from_pretrained(tmp_path / "hf").eval()
     ids = load_tokenizer(spm).encode_lines([TEXT])[0]
-    assert hf_tokenizer(TEXT, add_special_tokens=False)["input_ids"] == ids
     assert hf_model.config.id2label == dict(enumerate(LABELS))
     input_ids = torch.tensor([[2, *ids, 3]])
     mask = torch.ones_like(input_ids)
     with torch.no_grad():
         ours, theirs = module(input_ids, mask), hf_model(input_ids=input_ids, attention_mask=mask).logits
     assert (ours - theirs).abs().max() < 1e-5
+
+
+def test_exported_tokenizer_gives_the_ids_the_model_was_trained_on(tmp_path, spm):
+    """Every sample review and the punctuation cases: AutoTokenizer's ids are our SentencePiece ids."""
+    save_tagger(AlbertTokenClassifierModule(label_names=LABELS, albert_config=CONFIG), tmp_path / "ft.ckpt", spm)
+    export_checkpoint(str(tmp_path / "ft.ckpt"), str(tmp_path / "hf"))
+    hf_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "hf")
+    lines = (SAMPLE / "reviews.txt").read_text(encoding="utf-8").splitlines() + PUNCTUATED
+    theirs = hf_tokenizer(lines, add_special_tokens=False)["input_ids"]
+    ours = load_tokenizer(spm).encode_lines(lines)
+    assert [line for line, a, b in zip(lines, theirs, ours) if a != b] == []
+    assert hf_tokenizer.all_special_tokens == ["[CLS]", "[SEP]", "<unk>", "<pad>", "[MASK]"]
 
 
 @pytest.mark.parametrize("model_type", ["albert", "bert"])

@@ -16,6 +16,7 @@ import shutil
 import tempfile
 
 import torch
+from sentencepiece import sentencepiece_model_pb2
 from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.common.checkpoints import load_checkpoint_file
@@ -26,19 +27,34 @@ from lightning_modules.albert_token_classifier import AlbertTokenClassifierModul
 from lightning_modules.inference.tagger_backends import write_tagger_config
 
 
+def albert_tokenizer(spm_model: bytes, do_lower_case: bool) -> AlbertTokenizer:
+    """transformers' ALBERT tokenizer giving the pieces SentencePiece gives, built from the model's pieces and scores.
+
+    ``AlbertTokenizer.from_pretrained`` on a ``.model`` turns its user-defined pieces (ALBERT's ``( ) " - .``
+    and others) into added tokens: the text is split at them and each chunk gets its own "▁" prefix, so
+    "3.5" became ``▁3 . ▁5`` and a lone "." ``.`` instead of ``▁ .`` (half of the Yelp reviews tokenized
+    differently from training). As ordinary pieces of the unigram model they are matched as SentencePiece does.
+    """
+    proto = sentencepiece_model_pb2.ModelProto.FromString(spm_model)
+    return AlbertTokenizer(vocab=[(p.piece, p.score) for p in proto.pieces], do_lower_case=do_lower_case,
+                           keep_accents=False,
+                           _spm_precompiled_charsmap=proto.normalizer_spec.precompiled_charsmap or None)
+
+
 def _save_tokenizer(state: dict, output_dir: str) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        sentencepiece = state["file_name"].endswith(".model") or state["data"][:1] != b"["
-        path = os.path.join(tmp, "spiece.model" if sentencepiece else "vocab.txt")
-        with open(path, "wb") as f:
-            f.write(state["data"])
-        if sentencepiece:
-            tokenizer = AlbertTokenizer.from_pretrained(tmp, do_lower_case=state["do_lower_case"], keep_accents=False)
-        else:
+    sentencepiece = state["file_name"].endswith(".model") or state["data"][:1] != b"["
+    if sentencepiece:
+        tokenizer = albert_tokenizer(state["data"], state["do_lower_case"])
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "vocab.txt")
+            with open(path, "wb") as f:
+                f.write(state["data"])
             tokenizer = BertTokenizerFast(vocab=path, do_lower_case=state["do_lower_case"])
-        tokenizer.save_pretrained(output_dir)
-        # The file itself too (transformers writes tokenizer.json only): predict.py and sentencepiece users read it.
-        shutil.copy(path, output_dir)
+    tokenizer.save_pretrained(output_dir)
+    # The file itself too (transformers writes tokenizer.json only): predict.py and sentencepiece users read it.
+    with open(os.path.join(output_dir, "spiece.model" if sentencepiece else "vocab.txt"), "wb") as f:
+        f.write(state["data"])
 
 
 def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False,
