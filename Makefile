@@ -59,7 +59,7 @@ reviews-model: setup
 	$(PY) scripts/export_hf.py --ckpt $(REVIEWS)/pretrain/checkpoints/last.ckpt --output $(REVIEWS)/export --overwrite
 	cp $(REVIEWS)/export/* models/albert-reviews-small/  # beside the model card, which stays
 	$(PY) scripts/plot_curves.py --logdir $(REVIEWS)/pretrain --output models/albert-reviews-small/curves.png \
-	  --tags train/loss val/mlm_accuracy val/sop_accuracy
+	  --tags train/loss val/mlm_accuracy val/mlm_replaced_accuracy val/sop_accuracy
 
 # models/dish-tagger-small: configs/finetune_dish.yaml from models/albert-reviews-small on menu_ner + nyt_dish +
 # mit_restaurant's Dish spans (its other types dropped), seed 1; then its test F1 on each corpus's test split.

@@ -90,13 +90,18 @@ class AlbertPretrainModule(pl.LightningModule):
         mlm_loss = (per_token * weights.flatten()).sum() / (weight_sum + 1e-5)
         mlm_correct = (mlm_logits.argmax(-1) == labels).float()
         mlm_accuracy = (mlm_correct * weights).sum() / (weight_sum + 1e-5)
+        # Google's accuracy above also counts the ~10% of targets left unchanged in the input, which copying gets
+        # right; this one counts only targets whose input was replaced ([MASK] or a random token).
+        replaced = weights * (batch["input_ids"].gather(1, positions) != labels).float()
+        mlm_replaced_accuracy = (mlm_correct * replaced).sum() / (replaced.sum() + 1e-5)
 
         sop_logits = self.backbone.sentence_order_head(self.model)(out.pooler_output).float()
         sop_labels = batch["next_sentence_labels"].view(-1)
         sop_loss = F.cross_entropy(sop_logits, sop_labels)
         sop_accuracy = (sop_logits.argmax(-1) == sop_labels).float().mean()
         return {"loss": mlm_loss + sop_loss, "mlm_loss": mlm_loss, "sop_loss": sop_loss,
-                "mlm_accuracy": mlm_accuracy, "sop_accuracy": sop_accuracy}
+                "mlm_accuracy": mlm_accuracy, "mlm_replaced_accuracy": mlm_replaced_accuracy,
+                "sop_accuracy": sop_accuracy}
 
     def _log_metrics(self, stage: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
         on_step = stage == "train"

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from lightning_modules.reporting.tensorboard_scalars import read_scalars  # noqa: E402
 
-DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/sop_accuracy", "val/f1", "val/token_accuracy"]
+DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/mlm_replaced_accuracy", "val/sop_accuracy", "val/f1",
+                "val/token_accuracy"]
 
 
 def main(argv=None) -> int:

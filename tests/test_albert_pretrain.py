@@ -30,13 +30,23 @@ def test_gathered_loss_equals_transformers_full_logits_loss(sample_tfrecord, mod
             if w > 0:
                 labels[b, pos] = tid
     with torch.no_grad():
+        # every guess is the commonest target (so both accuracies are its share, all targets' and replaced ones')
+        module.model.get_output_embeddings().bias[labels[labels != -100].mode().values] += 100.0
         ours = module(batch)
         order_label = {"albert": "sentence_order_label", "bert": "next_sentence_label"}[model_type]
         hf = module.model(input_ids=batch["input_ids"], attention_mask=batch["input_mask"],
                           token_type_ids=batch["segment_ids"], labels=labels,
                           **{order_label: batch["next_sentence_labels"].view(-1)})
     torch.testing.assert_close(ours["loss"], hf.loss, rtol=1e-4, atol=1e-4)
-    assert 0.0 <= float(ours["mlm_accuracy"]) <= 1.0 and 0.0 <= float(ours["sop_accuracy"]) <= 1.0
+    # accuracies from transformers' full logits: all targets (Google's), and those whose input was replaced
+    target = labels != -100
+    correct = (hf.prediction_logits.argmax(-1) == labels)[target].float()
+    replaced = (batch["input_ids"] != labels)[target]
+    assert 0 < replaced.sum() < target.sum()  # the batch has unchanged targets too
+    torch.testing.assert_close(ours["mlm_accuracy"], correct.mean(), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours["mlm_replaced_accuracy"], correct[replaced].mean(), rtol=1e-4, atol=1e-4)
+    assert 0 < float(ours["mlm_replaced_accuracy"]) != float(ours["mlm_accuracy"]) > 0
+    assert 0.0 <= float(ours["sop_accuracy"]) <= 1.0
 
 
 @pytest.mark.parametrize("model_type, reference_class", [("albert", AlbertForPreTraining),
