@@ -169,12 +169,13 @@ def shard_settings(files: list[CorpusFile], text_column: str, tokenizer_file: st
         "dupe_factor": dupe_factor,
         **dataclasses.asdict(cfg),
         "do_lower_case": do_lower_case,
-        "tokenizer_file": os.path.abspath(tokenizer_file),
+        # Names, not paths: the same files moved, or mounted elsewhere on another machine of the job, still match.
+        "tokenizer_file": os.path.basename(tokenizer_file),
         "tokenizer_sha256": tokenizer_sha256,
         "documents_per_piece": documents_per_piece,
         "text_column": text_column,
         # A file's size stands in for its content, which would take a pass over the corpus to hash.
-        "input_files": [{"path": os.path.abspath(f.path), "format": f.format, "bytes": os.path.getsize(f.path)}
+        "input_files": [{"name": os.path.basename(f.path), "format": f.format, "bytes": os.path.getsize(f.path)}
                         for f in files],
     }
 

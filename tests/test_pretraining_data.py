@@ -174,7 +174,7 @@ def test_every_setting_that_changes_the_shards_is_checked(sample_spm, tmp_path):
         (dict(documents_per_piece=750), "documents_per_piece 400, this run has 750"),
         (dict(tokenizer_file=str(REPO / "models" / "albert-reviews-small" / "spiece.model")), "tokenizer_file"),
         (dict(input_file=[str(corpus), str(SAMPLE / "unseen_reviews.txt")]),
-         'input_files[1] (none), this run has {"path"'),
+         'input_files[1] (none), this run has {"name": "unseen_reviews.txt"'),
         (dict(input_file=f"lines:{corpus}"), 'input_files[0].format "sentences", this run has "lines"'),
     ]:
         with pytest.raises(UserInputError, match=re.escape(fragment)):
@@ -188,6 +188,15 @@ def test_every_setting_that_changes_the_shards_is_checked(sample_spm, tmp_path):
     create_pretraining_data(**{**settings, "documents_per_piece": 750, "overwrite": True})  # pieces 2, 3 go too
     assert sorted(shard_bytes(out.parent)) == ["train-00000.tfrecord", "train-00001.tfrecord"]
     assert json.loads(manifest(out.parent))["documents_per_piece"] == 750
+
+    # the same corpus and tokenizer elsewhere (moved, or another machine's mount) resume the same shards
+    moved, made = tmp_path / "moved", shard_bytes(out.parent)
+    moved.mkdir()
+    shutil.copy(corpus, moved / corpus.name)
+    shutil.copy(sample_spm, moved / sample_spm.name)
+    create_pretraining_data(**{**settings, "input_file": str(moved / corpus.name),
+                               "tokenizer_file": str(moved / sample_spm.name), "documents_per_piece": 750})
+    assert shard_bytes(out.parent) == made
 
     (out.parent / "train.tfrecord.settings.json").write_text("[]")
     with pytest.raises(UserInputError, match="not a settings manifest .expected a JSON object"):
