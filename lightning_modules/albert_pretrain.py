@@ -19,7 +19,7 @@ from datamodules.common.errors import TrainingStoppedError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
-from lightning_modules.rng_checkpoint import restore_rng_states, save_rng_states
+from lightning_modules.rng_checkpoint import RngStateCheckpoint
 
 
 class AlbertPretrainModule(pl.LightningModule):
@@ -142,11 +142,8 @@ class AlbertPretrainModule(pl.LightningModule):
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._log_metrics("val", self(batch), batch["input_ids"].size(0))
 
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        save_rng_states(self, checkpoint)
-
-    def on_load_checkpoint(self, checkpoint: dict) -> None:
-        restore_rng_states(self, checkpoint)
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [RngStateCheckpoint()]  # a resumed run draws what an uninterrupted one would
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

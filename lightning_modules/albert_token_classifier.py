@@ -27,7 +27,7 @@ from datamodules.token_classification import (
 )
 from lightning_modules.albert_init import TOKEN_CLASSIFICATION, build_model, store_resolved
 from lightning_modules.optimization import NO_DECAY_MARKERS, warmup_poly_decay
-from lightning_modules.rng_checkpoint import restore_rng_states, save_rng_states
+from lightning_modules.rng_checkpoint import RngStateCheckpoint
 from lightning_modules.span_metrics import SpanF1
 
 TEXT_ENCODING_KEY = "text_encoding"  # the checkpoint entry this module writes
@@ -106,15 +106,16 @@ class AlbertTokenClassifierModule(pl.LightningModule):
                                  f"{self.config.vocab_size}: the tokenizer does not belong to this model")
         self.text_encoding = datamodule.text_encoding
 
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [RngStateCheckpoint()]  # dropout: a resumed run continues the same draws
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        save_rng_states(self, checkpoint)  # dropout: a resumed run continues the same draws
         if self.text_encoding is not None:
             checkpoint[TEXT_ENCODING_KEY] = asdict(self.text_encoding)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         """Read ``text_encoding`` back, unless ``setup`` learned it from the data in hand (a Trainer restores
         a checkpoint after ``setup``: a resumed run keeps the windows it trains with)."""
-        restore_rng_states(self, checkpoint)
         stored = checkpoint.get(TEXT_ENCODING_KEY) or checkpoint.get(OLD_DATAMODULE_KEY)
         if self.text_encoding is None and stored:
             self.text_encoding = TextEncoding(stored["tokenizer"], stored["max_seq_length"], stored["window_overlap"])

@@ -4,6 +4,8 @@ Lightning restores weights, optimizer, schedule and (through our loaders' ``stat
 but not torch's generators. Each rank draws its own, and rank 0 writes the file: so the checkpoint holds
 every rank's state, gathered (``on_save_checkpoint`` runs on every rank), beside rank 0's own under the
 older key, and each rank restores its own (rank 0's when the number of ranks changed).
+A callback does it (the modules add it in ``configure_callbacks``): a Trainer calls it when it saves or
+resumes, while ``load_from_checkpoint`` (predict.py, export) leaves the caller's generators alone.
 """
 from __future__ import annotations
 
@@ -31,6 +33,16 @@ def restore_rng_states(module: pl.LightningModule, checkpoint: dict) -> None:
         same_world = per_rank is not None and len(per_rank) == _world_size()
         # clone: a row of the gathered tensor is a view, and set_rng_state on a view crashes (torch 2.13)
         set_state(per_rank[module.global_rank].clone() if same_world else checkpoint[key])
+
+
+class RngStateCheckpoint(pl.Callback):
+    """Every rank's generator states into each checkpoint, and back when a Trainer restores one."""
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        save_rng_states(pl_module, checkpoint)
+
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        restore_rng_states(pl_module, checkpoint)
 
 
 def _world_size() -> int:

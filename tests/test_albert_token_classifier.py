@@ -162,3 +162,8 @@ def test_resumed_fine_tuning_ends_with_the_uninterrupted_run_s_weights(sample_sp
     resumed, _ = run(17, resume_from=str(tmp_path / "step=15.ckpt"))
     for (name, a), b in zip(uninterrupted.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), name
+
+    # the state is in the file, yet loading it only to predict or export does not put it in the caller's generator
+    saved = torch.load(tmp_path / "step=15.ckpt", weights_only=False)["rng_state"]
+    AlbertTokenClassifierModule.load_from_checkpoint(tmp_path / "step=15.ckpt", map_location="cpu")
+    assert not torch.equal(torch.get_rng_state(), saved)
