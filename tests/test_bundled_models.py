@@ -17,7 +17,7 @@ from lightning_modules.inference.span_predictor import SpanPredictor
 ENCODER = REPO / "models" / "albert-reviews-small"
 TAGGER = REPO / "models" / "dish-tagger-small"
 MAX_BYTES = 10 * 1024 * 1024
-MIN_MLM_ACCURACY = 0.03  # measured 0.042 (an untrained copy: 0.0); see models/albert-reviews-small/README.md
+MIN_MLM_ACCURACY = 0.08  # measured 0.103 (an untrained copy: 0.0; 0.042 through a mis-exported tokenizer)
 README_REVIEW = "the laksa and roti canai were great"
 README_DISHES = ["laksa", "roti"]  # what the README shows: "roti canai" is cut short (see the model card)
 # (test split, label_map, model card's F1 - 0.005): exact character spans of the Dish type
