@@ -36,7 +36,7 @@ from datamodules.common.errors import UserInputError
 from datamodules.common.files import expand_input_files
 from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
 from datamodules.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
-from datamodules.tokenization import tokenizer_state
+from datamodules.tokenizer_state import tokenizer_state
 
 
 class PretrainingRecords(Dataset):

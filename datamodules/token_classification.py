@@ -22,13 +22,8 @@ from datamodules.bio import label_index, label_names_for
 from datamodules.common.errors import UserInputError
 from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
 from datamodules.span_labels import Span, TextExample, read_corpus
-from datamodules.tokenization import (
-    Tokenizer,
-    load_tokenizer,
-    tokenizer_from_checkpoint,
-    tokenizer_from_state,
-    tokenizer_state,
-)
+from datamodules.tokenization import Tokenizer, load_tokenizer
+from datamodules.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state
 from datamodules.words import is_first_subtoken, word_ids
 
 IGNORE_INDEX = -100
@@ -46,7 +41,8 @@ class EncodedText:
 @dataclass
 class TextEncoding:
     """How texts become a tagger's inputs, saved with the tagger for prediction: the tokenizer itself
-    (``tokenization.tokenizer_state``) and the windows (``max_seq_length`` with [CLS] and [SEP], ``window_overlap``)."""
+    (``tokenizer_state.tokenizer_state``) and the windows (``max_seq_length`` with [CLS] and [SEP],
+    ``window_overlap``)."""
     tokenizer: dict
     max_seq_length: int
     window_overlap: int

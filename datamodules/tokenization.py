@@ -1,4 +1,5 @@
-"""Tokenizer loading, training and checks, shared by every stage.
+"""Tokenizer loading, encoding and checks, shared by every stage (training a vocabulary: ``vocab_training``;
+a tokenizer carried in checkpoints: ``tokenizer_state``).
 
 Two vocabularies are accepted wherever a tokenizer is taken:
 - a SentencePiece ``.model`` (ALBERT's own tokenizer), encoded with ``sentencepiece`` directly and
@@ -8,41 +9,19 @@ Two vocabularies are accepted wherever a tokenizer is taken:
 """
 from __future__ import annotations
 
-import io
-import json
 import os
-import tempfile
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
-from datamodules.common.files import atomic_write_bytes
 
 SPIECE_UNDERLINE = "\u2581"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]")
 # Google's _is_start_piece_sp: punctuation pieces start a new word for whole-word masking.
 _PUNCTUATION_PIECES = set('!"#$%&"()*+,-./:;?@[\\]^_`{|}~')
-# ALBERT's spm_train flags (google-research/ALBERT README): ids pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4.
-ALBERT_SPM_TRAINER_ARGS = dict(
-    model_type="unigram",
-    pad_id=0,
-    unk_id=1,
-    bos_id=-1,
-    eos_id=-1,
-    pad_piece="<pad>",
-    unk_piece="<unk>",
-    control_symbols=list(SPECIAL_TOKENS),
-    user_defined_symbols=["(", ")", '"', "-", ".", "\u2013", "\u00a3", "\u20ac"],
-    shuffle_input_sentence=True,
-    input_sentence_size=10_000_000,
-    character_coverage=0.99995,
-    hard_vocab_limit=True,
-)
 
 
 def preprocess_text(text: str, lower: bool) -> str:
@@ -211,106 +190,3 @@ def load_tokenizer(path: str | os.PathLike, do_lower_case: bool = True) -> Token
     backend = BertTokenizerFast(vocab=path, do_lower_case=do_lower_case)
     starts = np.array([not p.startswith("##") for p in vocab], dtype=bool)
     return Tokenizer(path, "wordpiece", do_lower_case, vocab, starts, backend)
-
-
-def train_sentencepiece(
-    input_files: Sequence[str], model_prefix: str, vocab_size: int, do_lower_case: bool = True,
-    sentences: Iterable[str] | None = None,
-) -> tuple[str, str]:
-    """Train an ALBERT-convention SentencePiece model; write ``prefix.model``/``prefix.vocab`` atomically.
-
-    It trains on ``sentences`` (one per item) when given, else on every line of ``input_files``;
-    ``input_files`` name the corpus in errors either way.
-    """
-    import sentencepiece as spm
-
-    def file_lines() -> Iterable[str]:
-        for name in input_files:
-            with open(name, encoding="utf-8") as f:
-                yield from f
-
-    failures: list[UserInputError] = []
-    kept = 0
-
-    def preprocessed() -> Iterable[str]:
-        # sentencepiece turns an exception raised here into a RuntimeError with a traceback text, so a
-        # bad input row is kept aside and raised as itself once training has stopped.
-        nonlocal kept
-        try:
-            for line in sentences if sentences is not None else file_lines():
-                line = preprocess_text(line, do_lower_case)
-                if line:
-                    kept += 1
-                    yield line
-        except UserInputError as e:
-            failures.append(e)
-
-    model = io.BytesIO()
-    try:
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=preprocessed(), model_writer=model, vocab_size=vocab_size,
-            minloglevel=2, **ALBERT_SPM_TRAINER_ARGS,
-        )
-    except RuntimeError as e:
-        if failures:
-            raise failures[0] from None
-        if not kept:
-            raise UserInputError(f"{', '.join(input_files)}: no text (empty corpus)") from None
-        reason = str(e).strip().split("] ")[-1]  # drop sentencepiece's source location prefix
-        raise UserInputError(f"SentencePiece could not train on {', '.join(input_files)}: {reason}") from None
-    if failures:
-        raise failures[0]
-    sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
-    vocab_lines = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
-    model_path, vocab_path = f"{model_prefix}.model", f"{model_prefix}.vocab"
-    Path(model_path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(model_path, model.getvalue())
-    atomic_write_bytes(vocab_path, vocab_lines.encode("utf-8"))
-    return model_path, vocab_path
-
-
-
-def tokenizer_state(path: str, do_lower_case: bool, tokenizer: Tokenizer | None = None) -> dict:
-    """The tokenizer file itself, for checkpoints: later stages need no path to it.
-
-    Pass ``tokenizer`` when it is already loaded from ``path``, so it is not loaded twice.
-    """
-    tokenizer = tokenizer or load_tokenizer(path, do_lower_case)
-    with open(path, "rb") as f:
-        return {"file_name": os.path.basename(path), "data": f.read(), "do_lower_case": do_lower_case,
-                "vocab_size": tokenizer.vocab_size}
-
-
-def tokenizer_from_state(state: dict) -> Tokenizer:
-    """Load a tokenizer stored by ``tokenizer_state`` (written to a private temporary folder)."""
-    folder = tempfile.mkdtemp(prefix="albert-tokenizer-")
-    path = os.path.join(folder, state["file_name"])
-    with open(path, "wb") as f:
-        f.write(state["data"])
-    return load_tokenizer(path, state["do_lower_case"])
-
-
-def tokenizer_from_checkpoint(source: str) -> dict | None:
-    """The tokenizer state inside one of our ``.ckpt`` files or a HF directory, or None if it has none."""
-    if os.path.isdir(source):
-        for name in ("spiece.model", "vocab.txt"):
-            path = os.path.join(source, name)
-            if os.path.isfile(path):
-                lower = True
-                config = os.path.join(source, "tokenizer_config.json")
-                if os.path.isfile(config):
-                    with open(config, encoding="utf-8") as f:
-                        lower = bool(json.load(f).get("do_lower_case", True))
-                return tokenizer_state(path, lower)
-        return None
-    if not os.path.isfile(source):
-        raise UserInputError(f"{source} does not exist (expected a .ckpt file or a HF model directory)")
-    return stored_tokenizer(load_checkpoint_file(source))
-
-
-def stored_tokenizer(checkpoint: dict) -> dict | None:
-    """The tokenizer state a DataModule or module stored in a loaded checkpoint, or None."""
-    for value in checkpoint.values():
-        if isinstance(value, dict) and isinstance(value.get("tokenizer"), dict):
-            return value["tokenizer"]
-    return None

@@ -54,7 +54,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_spm(tmp_path_factory) -> Path:
     """A lower-casing SentencePiece model of data/sample/reviews.txt with SAMPLE_VOCAB_SIZE pieces."""
-    from datamodules.tokenization import train_sentencepiece
+    from datamodules.vocab_training import train_sentencepiece
 
     model, _ = train_sentencepiece([str(SAMPLE / "reviews.txt")], str(tmp_path_factory.mktemp("sample_spm") / "spm"),
                                    SAMPLE_VOCAB_SIZE)
@@ -113,7 +113,7 @@ def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
 def save_tagger(module, path: Path, tokenizer_model: Path, max_seq_length: int = 32, window_overlap: int = 8) -> Path:
     """``module`` (a tagger) as fine-tuning saves it with this tokenizer (lower-casing) and these windows."""
     from datamodules.token_classification import TextEncoding
-    from datamodules.tokenization import tokenizer_state
+    from datamodules.tokenizer_state import tokenizer_state
     from lightning_modules.checkpoints import save_module_checkpoint
 
     module.text_encoding = TextEncoding(tokenizer_state(str(tokenizer_model), True), max_seq_length, window_overlap)

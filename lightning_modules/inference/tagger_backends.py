@@ -22,7 +22,8 @@ import torch
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
-from datamodules.tokenization import Tokenizer, tokenizer_from_checkpoint, tokenizer_from_state
+from datamodules.tokenization import Tokenizer
+from datamodules.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state
 
 TAGGER_CONFIG = "tagger.json"
 ONNX_FILE = "model.onnx"
