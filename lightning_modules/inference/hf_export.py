@@ -34,6 +34,8 @@ def albert_tokenizer(spm_model: bytes, do_lower_case: bool) -> AlbertTokenizer:
     and others) into added tokens: the text is split at them and each chunk gets its own "▁" prefix, so
     "3.5" became ``▁3 . ▁5`` and a lone "." ``.`` instead of ``▁ .`` (half of the Yelp reviews tokenized
     differently from training). As ordinary pieces of the unigram model they are matched as SentencePiece does.
+    ``_spm_precompiled_charsmap`` (SentencePiece's normalization table) is the constructor's own, underscored
+    argument: tests/test_hf_export.py fails if it stops giving our ids.
     """
     proto = sentencepiece_model_pb2.ModelProto.FromString(spm_model)
     return AlbertTokenizer(vocab=[(p.piece, p.score) for p in proto.pieces], do_lower_case=do_lower_case,
