@@ -21,6 +21,8 @@ import time
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 
+DRAIN_SETTLE_S = 1.0  # after SIGTERM, refuse (503) for at least this long before exiting on 0 requests in flight
+
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,8 +96,12 @@ def main(argv=None) -> int:
         if os.getpid() != main_pid:  # an HTTP process forked from this one, stopped gracefully by uvicorn
             raise SystemExit(0)
         draining.set()
-        deadline = time.monotonic() + args.drain_timeout
-        while server.active_requests and time.monotonic() < deadline:
+        now = time.monotonic()
+        deadline = now + args.drain_timeout
+        # A request sent just before the signal may not be counted yet (its HTTP process has not read it):
+        # exiting at once on a count of 0 would reset its connection; a moment later it gets a 503 instead.
+        settled = now + min(DRAIN_SETTLE_S, args.drain_timeout)
+        while (server.active_requests or time.monotonic() < settled) and time.monotonic() < deadline:
             time.sleep(0.02)
         raise KeyboardInterrupt  # LitServe's own graceful shutdown of its HTTP and model processes
 
