@@ -17,9 +17,9 @@ import lightning.pytorch as pl
 import torch
 from torchmetrics.classification import MulticlassAccuracy
 
-from datamodules.bio import label_config_fields
 from datamodules.common.errors import UserInputError
-from datamodules.token_classification import (
+from datamodules.tagging.bio import label_config_fields
+from datamodules.tagging.datamodule import (
     IGNORE_INDEX,
     LABEL_SCHEMES,
     TextEncoding,

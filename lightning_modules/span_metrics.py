@@ -13,8 +13,8 @@ import torch
 from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
-from datamodules.span_decoding import TextDecoder
-from datamodules.token_classification import EncodedText
+from datamodules.tagging.datamodule import EncodedText
+from datamodules.tagging.span_decoding import TextDecoder
 
 
 class SpanF1(Metric):

@@ -19,8 +19,8 @@ import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.files import refuse_existing
-from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS, Corpus, expand_corpus_files
-from datamodules.vocab_training import train_sentencepiece
+from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS, Corpus, expand_corpus_files
+from datamodules.text.vocab_training import train_sentencepiece
 
 
 @exit_code_on_user_error

@@ -38,7 +38,7 @@ import yaml
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
-from datamodules.span_labels import read_examples
+from datamodules.tagging.span_labels import read_examples
 from lightning_modules.backbones import BACKBONES
 from lightning_modules.inference.hf_export import export_checkpoint
 from lightning_modules.reporting.comparison_report import MODELS, write_report

@@ -29,10 +29,10 @@ import argparse
 import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
-from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
-from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
-from datamodules.pretraining_data import create_pretraining_data
-from datamodules.pretraining_instances import MaskingConfig
+from datamodules.pretraining.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
+from datamodules.pretraining.data_creation import create_pretraining_data
+from datamodules.pretraining.instances import MaskingConfig
+from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
 
 
 def str2bool(value: str) -> bool:

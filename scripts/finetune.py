@@ -6,7 +6,7 @@
   python scripts/finetune.py test --config configs/finetune_dish.yaml --data.test_file test.csv --ckpt_path best
   python scripts/finetune.py fit --help                                                  # every option
 """
-from datamodules.token_classification import TokenClassificationDataModule
+from datamodules.tagging.datamodule import TokenClassificationDataModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.cli import run_cli
 

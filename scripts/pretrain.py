@@ -5,7 +5,7 @@
   python scripts/pretrain.py fit --config configs/pretrain_small.yaml --ckpt_path last   # resume
   python scripts/pretrain.py fit --help                                                 # every option
 """
-from datamodules.pretraining_datamodule import PretrainingDataModule
+from datamodules.pretraining.datamodule import PretrainingDataModule
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.cli import run_cli
 

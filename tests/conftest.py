@@ -54,7 +54,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_spm(tmp_path_factory) -> Path:
     """A lower-casing SentencePiece model of data/sample/reviews.txt with SAMPLE_VOCAB_SIZE pieces."""
-    from datamodules.vocab_training import train_sentencepiece
+    from datamodules.text.vocab_training import train_sentencepiece
 
     model, _ = train_sentencepiece([str(SAMPLE / "reviews.txt")], str(tmp_path_factory.mktemp("sample_spm") / "spm"),
                                    SAMPLE_VOCAB_SIZE)
@@ -65,9 +65,9 @@ def sample_spm(tmp_path_factory) -> Path:
 def sample_tfrecord(sample_spm, tmp_path_factory) -> Path:
     """SAMPLE_RECORDS pretraining records of the sample reviews (max_seq_length 128, 20 predictions; ~63 real
     tokens): the first of the ~3,200 that dupe_factor 2 makes, written with their index and lengths."""
-    from datamodules.pretraining_data import create_pretraining_data
-    from datamodules.pretraining_instances import MaskingConfig
-    from datamodules.tfrecord_io import read_record, record_offsets, stored_real_lengths, write_tfrecord
+    from datamodules.pretraining.data_creation import create_pretraining_data
+    from datamodules.pretraining.instances import MaskingConfig
+    from datamodules.pretraining.tfrecord_io import read_record, record_offsets, stored_real_lengths, write_tfrecord
 
     folder = tmp_path_factory.mktemp("sample_tfrecord")
     (shard,) = create_pretraining_data(
@@ -85,8 +85,8 @@ def sample_tfrecord(sample_spm, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def sample_tfrecord_512(sample_spm, tmp_path_factory) -> Path:
     """4 records of data/sample/unseen_reviews.txt (one document) at max_seq_length 512, like the seed's file."""
-    from datamodules.pretraining_data import create_pretraining_data
-    from datamodules.pretraining_instances import MaskingConfig
+    from datamodules.pretraining.data_creation import create_pretraining_data
+    from datamodules.pretraining.instances import MaskingConfig
 
     (shard,) = create_pretraining_data(
         str(SAMPLE / "unseen_reviews.txt"), str(tmp_path_factory.mktemp("sample_tfrecord_512") / "long.tfrecord"),
@@ -97,8 +97,8 @@ def sample_tfrecord_512(sample_spm, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
     """Our pretraining data for nyt_dish/reviews.txt with the flags Google's nyt_train.tfrecord used."""
-    from datamodules.pretraining_data import create_pretraining_data
-    from datamodules.pretraining_instances import MaskingConfig
+    from datamodules.pretraining.data_creation import create_pretraining_data
+    from datamodules.pretraining.instances import MaskingConfig
 
     out = tmp_path_factory.mktemp("nyt") / "train.tfrecord"
     summary = create_pretraining_data(
@@ -112,8 +112,8 @@ def nyt_tfrecord(shared_data, tmp_path_factory) -> Path:
 
 def save_tagger(module, path: Path, tokenizer_model: Path, max_seq_length: int = 32, window_overlap: int = 8) -> Path:
     """``module`` (a tagger) as fine-tuning saves it with this tokenizer (lower-casing) and these windows."""
-    from datamodules.token_classification import TextEncoding
-    from datamodules.tokenizer_state import tokenizer_state
+    from datamodules.tagging.datamodule import TextEncoding
+    from datamodules.text.tokenizer_state import tokenizer_state
     from lightning_modules.checkpoints import save_module_checkpoint
 
     module.text_encoding = TextEncoding(tokenizer_state(str(tokenizer_model), True), max_seq_length, window_overlap)

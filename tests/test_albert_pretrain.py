@@ -5,7 +5,7 @@ from transformers import AlbertForPreTraining, BertForPreTraining
 
 from conftest import SAMPLE_VOCAB_SIZE, TINY_ALBERT
 from datamodules.common.errors import TrainingStoppedError, UserInputError
-from datamodules.pretraining_datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
+from datamodules.pretraining.datamodule import PretrainingDataModule, PretrainingRecords, collate_pretraining
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.checkpoints import save_module_checkpoint
 from lightning_modules.lamb import Lamb

@@ -7,9 +7,9 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 
 from conftest import SAMPLE, SAMPLE_VOCAB_SIZE, TINY_ALBERT, seed_train_csv
 from datamodules.common.errors import UserInputError
-from datamodules.span_labels import Span, TextExample
-from datamodules.token_classification import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
-from datamodules.tokenization import load_tokenizer
+from datamodules.tagging.datamodule import TokenClassificationDataModule, TokenWindows, collate_windows, encode_text
+from datamodules.tagging.span_labels import Span, TextExample
+from datamodules.text.tokenization import load_tokenizer
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.checkpoints import save_module_checkpoint

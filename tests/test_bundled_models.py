@@ -10,7 +10,7 @@ import torch
 from transformers import AlbertForPreTraining, AutoTokenizer
 
 from conftest import REPO
-from datamodules.span_labels import read_examples
+from datamodules.tagging.span_labels import read_examples
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.inference.span_predictor import SpanPredictor
 

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import assert_one_line_error, run_script
 from datamodules.common.errors import UserInputError
-from datamodules.corpus_formats import Corpus, CorpusFile, expand_corpus_files
-from datamodules.pretraining_datamodule import PretrainingRecords
+from datamodules.pretraining.datamodule import PretrainingRecords
+from datamodules.text.corpus_formats import Corpus, CorpusFile, expand_corpus_files
 
 LONG = "The soup is hot. " * 12000  # 204 KB: over the csv module's default field limit
 REVIEWS = [

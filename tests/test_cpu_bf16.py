@@ -37,7 +37,7 @@ def test_bf16_warning_at_setup_only_without_native_bf16(monkeypatch, capsys, nat
 
 
 def test_every_training_script_gets_the_warning_callback(sample_tfrecord):
-    from datamodules.pretraining_datamodule import PretrainingDataModule
+    from datamodules.pretraining.datamodule import PretrainingDataModule
     from lightning_modules.albert_pretrain import AlbertPretrainModule
     from lightning_modules.cli import AlbertCLI
 

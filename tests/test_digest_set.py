@@ -2,8 +2,8 @@
 import random
 import tracemalloc
 
-import datamodules.digest_set as digest_set
-from datamodules.digest_set import DigestSet
+import datamodules.text.digest_set as digest_set
+from datamodules.text.digest_set import DigestSet
 
 
 def test_answers_as_a_set_of_the_texts_would_across_many_merges(monkeypatch):

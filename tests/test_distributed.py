@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import REPO, SAMPLE_VOCAB_SIZE
-from datamodules.pretraining_datamodule import PretrainingRecords
+from datamodules.pretraining.datamodule import PretrainingRecords
 
 
 @pytest.mark.slow

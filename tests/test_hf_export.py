@@ -4,9 +4,9 @@ import torch
 from transformers import AutoModelForPreTraining, AutoModelForTokenClassification, AutoTokenizer
 
 from conftest import SAMPLE, SAMPLE_VOCAB_SIZE, TINY_ALBERT, assert_one_line_error, run_script, save_tagger
-from datamodules.pretraining_datamodule import PretrainingDataModule
-from datamodules.tokenization import load_tokenizer
-from datamodules.tokenizer_state import tokenizer_from_checkpoint
+from datamodules.pretraining.datamodule import PretrainingDataModule
+from datamodules.text.tokenization import load_tokenizer
+from datamodules.text.tokenizer_state import tokenizer_from_checkpoint
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.checkpoints import save_module_checkpoint

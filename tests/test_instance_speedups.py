@@ -8,11 +8,11 @@ import pytest
 from tfrecord import example_pb2
 from tfrecord.writer import TFRecordWriter
 
-from datamodules import example_wire
-from datamodules.pretraining_instances import Instance, MaskingConfig, SpecialIds, create_instances_from_document
-from datamodules.random_draws import shuffled_range
-from datamodules.tfrecord_io import instance_to_example, masked_crc
-from datamodules.tokenization import preprocess_text
+from datamodules.pretraining import example_wire
+from datamodules.pretraining.instances import Instance, MaskingConfig, SpecialIds, create_instances_from_document
+from datamodules.pretraining.random_draws import shuffled_range
+from datamodules.pretraining.tfrecord_io import instance_to_example, masked_crc
+from datamodules.text.tokenization import preprocess_text
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 8, 9, 100, 1025])

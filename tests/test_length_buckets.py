@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from datamodules.length_buckets import bucketed_order
+from datamodules.common.length_buckets import bucketed_order
 
 
 def test_batches_are_length_sorted_runs_of_one_window_and_the_remainder_comes_last():

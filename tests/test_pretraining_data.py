@@ -12,10 +12,10 @@ import pytest
 
 from conftest import REPO, SAMPLE, assert_one_line_error, run_script
 from datamodules.common.errors import UserInputError
-from datamodules.corpus_pieces import piece_shard_path, slurm_array_task
-from datamodules.pretraining_data import create_pretraining_data
-from datamodules.pretraining_datamodule import PretrainingRecords
-from datamodules.pretraining_instances import MaskingConfig
+from datamodules.pretraining.corpus_pieces import piece_shard_path, slurm_array_task
+from datamodules.pretraining.data_creation import create_pretraining_data
+from datamodules.pretraining.datamodule import PretrainingRecords
+from datamodules.pretraining.instances import MaskingConfig
 
 
 def corpus_statistics(path):

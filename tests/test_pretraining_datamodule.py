@@ -6,7 +6,7 @@ import torch
 
 from conftest import SAMPLE, SAMPLE_VOCAB_SIZE
 from datamodules.common.errors import UserInputError
-from datamodules.pretraining_datamodule import PretrainingDataModule
+from datamodules.pretraining.datamodule import PretrainingDataModule
 
 
 def make_datamodule(path, rank=0, world=1, **kwargs):
@@ -136,8 +136,8 @@ def test_bucketed_ranks_step_with_similar_lengths_and_resume_mid_epoch(sample_tf
 
 
 def test_lengths_from_the_sidecars_give_the_batches_reading_the_records_gives(sample_spm, tmp_path):
-    from datamodules.pretraining_data import create_pretraining_data
-    from datamodules.pretraining_instances import MaskingConfig
+    from datamodules.pretraining.data_creation import create_pretraining_data
+    from datamodules.pretraining.instances import MaskingConfig
 
     create_pretraining_data(str(SAMPLE / "reviews.txt"), str(tmp_path / "t.tfrecord"), str(sample_spm),  # 1500 reviews
                             MaskingConfig(max_seq_length=64), dupe_factor=1, documents_per_piece=400, progress=False)

@@ -4,7 +4,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from datamodules.pretraining_instances import (
+from datamodules.pretraining.instances import (
     MaskingConfig,
     SpecialIds,
     choose_ngram_spans,

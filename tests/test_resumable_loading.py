@@ -1,6 +1,6 @@
 import numpy as np
 
-from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
+from datamodules.common.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
 
 LENGTHS = np.random.default_rng(0).integers(5, 128, size=1000)
 

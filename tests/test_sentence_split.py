@@ -1,7 +1,7 @@
 """The rule-based sentence splitter that turns a review into ALBERT's sentences."""
 import pytest
 
-from datamodules.sentence_split import split_review, split_sentences
+from datamodules.text.sentence_split import split_review, split_sentences
 
 
 @pytest.mark.parametrize("text, sentences", [

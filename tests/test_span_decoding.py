@@ -5,9 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from datamodules.bio import tag_runs
-from datamodules.span_decoding import BioTransitions, decode_entities, trim_span, viterbi
-from datamodules.tokenization import load_tokenizer
+from datamodules.tagging.bio import tag_runs
+from datamodules.tagging.span_decoding import BioTransitions, decode_entities, trim_span, viterbi
+from datamodules.text.tokenization import load_tokenizer
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 TWO_TYPES = ["O", "B-A", "I-A", "B-B", "I-B"]

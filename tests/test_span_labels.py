@@ -1,8 +1,8 @@
 import pytest
 
-from datamodules.bio import label_names_for
 from datamodules.common.errors import UserInputError
-from datamodules.span_labels import find_occurrences, read_corpus, read_examples
+from datamodules.tagging.bio import label_names_for
+from datamodules.tagging.span_labels import find_occurrences, read_corpus, read_examples
 
 
 def write_csv(tmp_path, rows, header="review,dish_name"):

@@ -5,9 +5,9 @@ import pytest
 
 from conftest import REPO
 from datamodules.common.errors import UserInputError
-from datamodules.pretraining_datamodule import PretrainingRecords
-from datamodules.pretraining_instances import Instance
-from datamodules.tfrecord_io import (
+from datamodules.pretraining.datamodule import PretrainingRecords
+from datamodules.pretraining.instances import Instance
+from datamodules.pretraining.tfrecord_io import (
     FLOAT_FEATURES,
     INT_FEATURES,
     CorruptRecordError,
@@ -82,8 +82,8 @@ def test_same_instance_same_bytes_in_another_process(tmp_path):
     import subprocess
     import sys
     instance = Instance([2, 7, 4, 3, 9, 3], [0, 0, 0, 0, 1, 1], [1, 1, 1, 1, 1, 1], [2], [8], True)
-    code = ("import sys; from datamodules.pretraining_instances import Instance; "
-            "from datamodules.tfrecord_io import instance_to_example; "
+    code = ("import sys; from datamodules.pretraining.instances import Instance; "
+            "from datamodules.pretraining.tfrecord_io import instance_to_example; "
             f"sys.stdout.buffer.write(instance_to_example({instance!r}, 8, 2))")  # a dataclass repr is its source
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, cwd=REPO).stdout
     assert other == instance_to_example(instance, 8, 2)

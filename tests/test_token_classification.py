@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import SAMPLE
-from datamodules.span_decoding import WindowMerger, decode_entities
-from datamodules.span_labels import Span, TextExample
-from datamodules.token_classification import (
+from datamodules.tagging.datamodule import (
     IGNORE_INDEX,
     TokenWindows,
     collate_windows,
@@ -14,8 +12,10 @@ from datamodules.token_classification import (
     token_labels,
     window_starts,
 )
-from datamodules.tokenization import load_tokenizer
-from datamodules.words import NO_WORD, is_first_subtoken, word_ids
+from datamodules.tagging.span_decoding import WindowMerger, decode_entities
+from datamodules.tagging.span_labels import Span, TextExample
+from datamodules.tagging.words import NO_WORD, is_first_subtoken, word_ids
+from datamodules.text.tokenization import load_tokenizer
 
 LABELS = ["O", "B-Dish", "I-Dish"]
 INDEX = {n: i for i, n in enumerate(LABELS)}
@@ -115,7 +115,7 @@ def test_a_stray_b_inside_a_multi_word_dish_does_not_split_it():
 
 
 def test_datamodule_labels_and_entity_type_filter(shared_data):
-    from datamodules.token_classification import TokenClassificationDataModule
+    from datamodules.tagging.datamodule import TokenClassificationDataModule
 
     mit = str(shared_data / "mit_restaurant" / "test.bio")
     spm_path = str(shared_data / "nyt_dish" / "nyt_spm.model")
@@ -129,7 +129,7 @@ def test_datamodule_labels_and_entity_type_filter(shared_data):
 
 
 def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(sample_spm):
-    from datamodules.token_classification import TokenClassificationDataModule
+    from datamodules.tagging.datamodule import TokenClassificationDataModule
 
     reviews = str(SAMPLE / "dish_train.csv")
 
@@ -149,7 +149,7 @@ def test_training_batches_are_length_grouped_and_evaluation_keeps_file_order(sam
 def test_datamodule_takes_lists_of_files_and_a_label_map(sample_spm, tmp_path):
     from jsonargparse import ArgumentParser
 
-    from datamodules.token_classification import TokenClassificationDataModule
+    from datamodules.tagging.datamodule import TokenClassificationDataModule
 
     menu = tmp_path / "menu.bio"
     menu.write_text("the\tO\nbutter\tB-MENU\nchicken\tI-MENU\n\nnice\tO\nview\tO\n\n", encoding="utf-8")

@@ -3,8 +3,8 @@ import sentencepiece as spm
 
 from conftest import SAMPLE
 from datamodules.common.errors import UserInputError
-from datamodules.tokenization import load_tokenizer, preprocess_text
-from datamodules.vocab_training import train_sentencepiece
+from datamodules.text.tokenization import load_tokenizer, preprocess_text
+from datamodules.text.vocab_training import train_sentencepiece
 
 
 def test_sentencepiece_ids_equal_sentencepiece_own_ids(sample_spm):

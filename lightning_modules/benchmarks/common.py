@@ -14,8 +14,8 @@ def add_model_size_arguments(parser: argparse.ArgumentParser) -> None:
 
 def untrained_tagger(args, path: str) -> str:
     """A tagger checkpoint of the sizes in ``args`` with random weights: speed does not depend on the weights."""
-    from datamodules.token_classification import TextEncoding
-    from datamodules.tokenizer_state import tokenizer_state
+    from datamodules.tagging.datamodule import TextEncoding
+    from datamodules.text.tokenizer_state import tokenizer_state
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
     from lightning_modules.checkpoints import save_module_checkpoint
 

@@ -1,4 +1,4 @@
-"""datagen: create_pretraining_data (datamodules/pretraining_data.py, what scripts/create_pretraining_data.py
+"""datagen: create_pretraining_data (datamodules/pretraining/data_creation.py, what scripts/create_pretraining_data.py
 runs) on a corpus: instances/s (in all and per worker) and the peak memory of the whole process tree
 (parent and workers), summed RSS and summed PSS (shared pages shared out). For nyt_dish/reviews.txt
 with seq 128 / dupe 5 it is compared with the recorded time of google-research/ALBERT's script for that
@@ -12,7 +12,7 @@ import os
 import tempfile
 import time
 
-from datamodules.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE
+from datamodules.pretraining.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE
 from lightning_modules.reporting.measurements import ProcessTreeMemory
 
 SUMMARY = "create_pretraining_data on a corpus: instances/s, peak memory of the process tree, vs Google's script"
@@ -53,9 +53,9 @@ def google_reference(args, seconds: float) -> dict:
 
 
 def run(args) -> dict:
-    from datamodules.corpus_formats import expand_corpus_files
-    from datamodules.pretraining_data import create_pretraining_data
-    from datamodules.pretraining_instances import MaskingConfig
+    from datamodules.pretraining.data_creation import create_pretraining_data
+    from datamodules.pretraining.instances import MaskingConfig
+    from datamodules.text.corpus_formats import expand_corpus_files
 
     cfg = MaskingConfig(max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
                         masked_lm_prob=args.masked_lm_prob)

@@ -36,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def seed_style_batches(windows, batch_size: int, pad_to: int, seed: int = 0) -> list[dict[str, torch.Tensor]]:
     """The seed tutorial's inputs: every window padded to ``pad_to`` tokens, a label on every position
     (padding, [CLS], [SEP] and whitespace pieces are "O", so its loss runs over all of them)."""
-    from datamodules.token_classification import IGNORE_INDEX, collate_windows
+    from datamodules.tagging.datamodule import IGNORE_INDEX, collate_windows
 
     order = torch.randperm(len(windows), generator=torch.Generator().manual_seed(seed)).tolist()
     batches = []
@@ -95,7 +95,7 @@ def interleaved_clock(reference_step, reference_batches):
 def dev_scores(model, windows, texts, label_names: list[str], batch_size: int) -> dict[str, float]:
     """Loss on labelled tokens and entity F1 of an AlbertForTokenClassification on some dev windows
     (F1 on the ``texts`` those windows cover whole, as in finetune.py's validation)."""
-    from datamodules.token_classification import IGNORE_INDEX, collate_windows
+    from datamodules.tagging.datamodule import IGNORE_INDEX, collate_windows
     from lightning_modules.span_metrics import SpanF1
 
     model.eval()
@@ -114,7 +114,7 @@ def run(args) -> dict:
     import lightning.pytorch as pl
     from transformers import AlbertForTokenClassification
 
-    from datamodules.token_classification import TokenClassificationDataModule
+    from datamodules.tagging.datamodule import TokenClassificationDataModule
     from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 
     data = TokenClassificationDataModule(train_file=args.train, val_file=args.dev, tokenizer=args.tokenizer,

@@ -13,7 +13,7 @@ import tempfile
 import torch
 
 from datamodules.common.errors import UserInputError
-from datamodules.span_labels import read_examples
+from datamodules.tagging.span_labels import read_examples
 from lightning_modules.benchmarks.common import add_model_size_arguments, untrained_tagger
 from lightning_modules.reporting.measurements import inference_profiles
 

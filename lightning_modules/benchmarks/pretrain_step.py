@@ -91,7 +91,7 @@ def synthetic_batches(args, vocab_size: int, count: int) -> list[dict[str, torch
 def record_batches(args, count: int) -> tuple[list[dict[str, torch.Tensor]], list[dict[str, torch.Tensor]]]:
     """``count`` training batches as PretrainingDataModule forms them (shuffled, length-bucketed, trimmed),
     and the same records padded to the full sequence length, as the reference takes them."""
-    from datamodules.pretraining_datamodule import PretrainingDataModule, collate_pretraining
+    from datamodules.pretraining.datamodule import PretrainingDataModule, collate_pretraining
 
     data = PretrainingDataModule(train_files=args.data, batch_size=args.batch_size)
     data.setup("fit")
@@ -122,7 +122,7 @@ def run(args) -> dict:
                            "--allow-slow-bf16 runs it anyway"}
     from transformers import AlbertConfig, AlbertForPreTraining
 
-    from datamodules.pretraining_datamodule import collate_pretraining
+    from datamodules.pretraining.datamodule import collate_pretraining
     from lightning_modules.albert_init import load_albert_config
     from lightning_modules.albert_pretrain import AlbertPretrainModule
     from lightning_modules.lamb import Lamb

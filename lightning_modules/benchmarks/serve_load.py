@@ -11,7 +11,7 @@ import tempfile
 import time
 
 from datamodules.common.errors import UserInputError
-from datamodules.span_labels import read_examples
+from datamodules.tagging.span_labels import read_examples
 from lightning_modules.benchmarks.common import add_model_size_arguments, untrained_tagger
 
 SUMMARY = "serve.py under concurrent clients: reviews/s, latency p50/p95/p99, errors"

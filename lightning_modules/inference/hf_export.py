@@ -21,7 +21,7 @@ from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
-from datamodules.tokenizer_state import stored_tokenizer
+from datamodules.text.tokenizer_state import stored_tokenizer
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.inference.tagger_backends import write_tagger_config

@@ -25,10 +25,10 @@ import tempfile
 import numpy as np
 import torch
 
-from datamodules.bio import label_index
 from datamodules.common.errors import UserInputError
-from datamodules.span_labels import TextExample, read_examples
-from datamodules.token_classification import TokenWindows, collate_windows, encode_text
+from datamodules.tagging.bio import label_index
+from datamodules.tagging.datamodule import TokenWindows, collate_windows, encode_text
+from datamodules.tagging.span_labels import TextExample, read_examples
 from lightning_modules.inference.hf_export import export_checkpoint
 from lightning_modules.inference.tagger_backends import (
     ONNX_FILE,

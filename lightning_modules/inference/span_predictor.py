@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-from datamodules.bio import label_index
-from datamodules.span_decoding import TextDecoder
-from datamodules.span_labels import TextExample
-from datamodules.token_classification import TokenWindows, collate_windows, encode_text
+from datamodules.tagging.bio import label_index
+from datamodules.tagging.datamodule import TokenWindows, collate_windows, encode_text
+from datamodules.tagging.span_decoding import TextDecoder
+from datamodules.tagging.span_labels import TextExample
 from lightning_modules.inference.tagger_backends import load_tagger
 
 SORT_CHUNK_BATCHES = 16  # reviews read ahead per batch, for length grouping (memory: a few MB of ids)

@@ -22,8 +22,8 @@ import torch
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
-from datamodules.tokenization import Tokenizer
-from datamodules.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state
+from datamodules.text.tokenization import Tokenizer
+from datamodules.text.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state
 
 TAGGER_CONFIG = "tagger.json"
 ONNX_FILE = "model.onnx"
@@ -39,7 +39,7 @@ class Tagger:
     label_names: list[str]
     max_seq_length: int
     window_overlap: int
-    label_scheme: str  # "all" or "first": how decoding reads words (datamodules/span_decoding.py)
+    label_scheme: str  # "all" or "first": how decoding reads words (datamodules/tagging/span_decoding.py)
     tokenizer: Tokenizer
     logits: Logits  # (input_ids, attention_mask) -> float32 logits [batch, sequence, labels]
     backend: str

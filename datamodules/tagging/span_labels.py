@@ -14,8 +14,8 @@ import re
 import warnings
 from dataclasses import dataclass, field
 
-from datamodules.bio import BIO_LABEL, tag_runs
 from datamodules.common.errors import UserInputError
+from datamodules.tagging.bio import BIO_LABEL, tag_runs
 
 CSV_ENTITY_TYPE = "Dish"
 

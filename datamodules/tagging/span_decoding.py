@@ -1,7 +1,7 @@
 """Token label probabilities -> character spans, the one decoder of evaluation and prediction.
 
 Steps (``TextDecoder``): windows are merged per token (``WindowMerger``); token log-probabilities become word scores
-(datamodules/words.py); a Viterbi search over allowed BIO transitions picks the best valid label
+(datamodules/tagging/words.py); a Viterbi search over allowed BIO transitions picks the best valid label
 sequence of words; label runs become character spans, trimmed of outer punctuation.
 
 Word scores, by ``label_scheme`` (how the model was trained):
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.bio import label_index, tag_runs
-from datamodules.words import NO_WORD, is_first_subtoken, word_ids
+from datamodules.tagging.bio import label_index, tag_runs
+from datamodules.tagging.words import NO_WORD, is_first_subtoken, word_ids
 
 _MIN_PROB = 1e-12  # log(0) guard: merged windows can hold exact zeros
 _OPENING, _CLOSING = "([{", ")]}"

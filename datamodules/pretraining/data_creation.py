@@ -34,8 +34,7 @@ from typing import Callable, Iterable, Iterator
 from tqdm import tqdm
 
 from datamodules.common.errors import UserInputError
-from datamodules.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, CorpusFile, expand_corpus_files, split_document
-from datamodules.corpus_pieces import (
+from datamodules.pretraining.corpus_pieces import (
     DEFAULT_DOCUMENTS_PER_PIECE,
     Piece,
     corpus_pieces,
@@ -46,10 +45,11 @@ from datamodules.corpus_pieces import (
     shards_on_disk,
     task_pieces,
 )
-from datamodules.pretraining_instances import MaskingConfig, SpecialIds, create_instances_from_document
-from datamodules.settings_manifest import check_settings, write_settings
-from datamodules.tfrecord_io import instance_to_example, write_tfrecord
-from datamodules.tokenization import Tokenizer, load_tokenizer
+from datamodules.pretraining.instances import MaskingConfig, SpecialIds, create_instances_from_document
+from datamodules.pretraining.settings_manifest import check_settings, write_settings
+from datamodules.pretraining.tfrecord_io import instance_to_example, write_tfrecord
+from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, CorpusFile, expand_corpus_files, split_document
+from datamodules.text.tokenization import Tokenizer, load_tokenizer
 
 PIECES_IN_FLIGHT_PER_WORKER = 2  # one being made, one waiting: workers never idle, memory stays bounded
 

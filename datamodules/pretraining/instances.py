@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from datamodules.random_draws import shuffled_range
+from datamodules.pretraining.random_draws import shuffled_range
 
 
 @dataclass(frozen=True)

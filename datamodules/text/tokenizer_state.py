@@ -7,7 +7,7 @@ import tempfile
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
-from datamodules.tokenization import Tokenizer, load_tokenizer
+from datamodules.text.tokenization import Tokenizer, load_tokenizer
 
 
 def tokenizer_state(path: str, do_lower_case: bool, tokenizer: Tokenizer | None = None) -> dict:

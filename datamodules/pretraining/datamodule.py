@@ -2,7 +2,7 @@
 
 The records form one map-style dataset (random access through each shard's index, built by a
 header scan when no ``.index`` file exists). Splitting work is left to a ``DistributedSampler``
-the DataModule builds itself (``datamodules/resumable_loading.py``, which also resumes mid-epoch),
+the DataModule builds itself (``datamodules/common/resumable_loading.py``, which also resumes mid-epoch),
 with the trainer's rank and world size: every rank gets a disjoint,
 equal share of one seeded permutation per epoch, and DataLoader workers split that share by batch.
 So no record is seen twice in an epoch on any number of ranks x workers (the ``tfrecord`` package's
@@ -11,7 +11,7 @@ instead of adding its own. A global permutation replaces a shuffle buffer: it sh
 
 Batches are trimmed to their longest real sequence: attention masks padding anyway, and positions
 are absolute, so outputs on real tokens (and the loss) are unchanged while padding costs nothing.
-Training batches are also length-bucketed (``datamodules/length_buckets.py``): records of similar
+Training batches are also length-bucketed (``datamodules/common/length_buckets.py``): records of similar
 length share a batch, so trimming saves most of the padding (reviews of ~37 real tokens in 128 pad
 1.85x in random batches of 32, 1.07x bucketed). Bucketing regroups the whole epoch's order before it
 is dealt to the ranks, so at each step every rank gets a batch of similar length and none waits.
@@ -34,9 +34,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from datamodules.common.errors import UserInputError
 from datamodules.common.files import expand_input_files
-from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
-from datamodules.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
-from datamodules.tokenizer_state import tokenizer_state
+from datamodules.common.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
+from datamodules.pretraining.tfrecord_io import parse_example, read_record, record_offsets, stored_real_lengths
+from datamodules.text.tokenizer_state import tokenizer_state
 
 
 class PretrainingRecords(Dataset):

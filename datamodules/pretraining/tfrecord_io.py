@@ -21,9 +21,9 @@ import crc32c
 import numpy as np
 from tfrecord import example_pb2
 
-from datamodules import example_wire
 from datamodules.common.errors import UserInputError
-from datamodules.pretraining_instances import Instance
+from datamodules.pretraining import example_wire
+from datamodules.pretraining.instances import Instance
 
 # Google's write_instance_to_example_files: name -> (dtype, length kind).
 INT_FEATURES = ("input_ids", "input_mask", "segment_ids", "token_boundary", "masked_lm_positions", "masked_lm_ids",

@@ -24,8 +24,8 @@ from typing import Iterable, Iterator, Union
 
 from datamodules.common.errors import UserInputError
 from datamodules.common.files import expand_input_files
-from datamodules.digest_set import DigestSet
-from datamodules.sentence_split import split_review
+from datamodules.text.digest_set import DigestSet
+from datamodules.text.sentence_split import split_review
 
 FORMATS = ("sentences", "lines", "csv", "jsonl")
 DEFAULT_TEXT_COLUMN = "review"  # the column of this project's CSVs (predict.py, the dish data)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datamodules.length_buckets import bucketed_order
+from datamodules.common.length_buckets import bucketed_order
 
 
 class ResumableDistributedSampler(DistributedSampler):

@@ -7,7 +7,7 @@ from typing import Iterable, Sequence
 
 from datamodules.common.errors import UserInputError
 from datamodules.common.files import atomic_write_bytes
-from datamodules.tokenization import SPECIAL_TOKENS, preprocess_text
+from datamodules.text.tokenization import SPECIAL_TOKENS, preprocess_text
 
 # ALBERT's spm_train flags (google-research/ALBERT README): ids pad 0, unk 1, [CLS] 2, [SEP] 3, [MASK] 4.
 ALBERT_SPM_TRAINER_ARGS = dict(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from datamodules.common.errors import UserInputError
-from datamodules.corpus_formats import Corpus, UnsplitDocument
+from datamodules.text.corpus_formats import Corpus, UnsplitDocument
 
 DEFAULT_DOCUMENTS_PER_PIECE = 5000  # a ~35 MB shard of reviews at seq 128, dupe 5: memory stays in the hundreds of MB
 

@@ -1,11 +1,11 @@
 """Token-classification data: texts with character spans -> windows of sub-word ids with BIO labels.
 
 Labelling (``label_scheme``): ``all`` labels every sub-token of an entity, B- on the entity's first
-sub-token and I- on the rest; ``first`` labels only the first sub-token of each word (datamodules/words.py)
+sub-token and I- on the rest; ``first`` labels only the first sub-token of each word (datamodules/tagging/words.py)
 and gives the word's other sub-tokens -100, so the loss sees one decision per word, as the decoder
 makes it. Whitespace-only pieces get -100 (ignored by the loss and metrics) either way. Texts longer
 than ``max_seq_length - 2`` tokens are cut into overlapping windows, never truncated; evaluation and
-prediction merge them back (datamodules/span_decoding.py).
+prediction merge them back (datamodules/tagging/span_decoding.py).
 Batches are padded to their longest sequence.
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from datamodules.bio import label_index, label_names_for
 from datamodules.common.errors import UserInputError
-from datamodules.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
-from datamodules.span_labels import Span, TextExample, read_corpus
-from datamodules.tokenization import Tokenizer, load_tokenizer
-from datamodules.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state
-from datamodules.words import is_first_subtoken, word_ids
+from datamodules.common.resumable_loading import ResumableDataLoader, ResumableDistributedSampler
+from datamodules.tagging.bio import label_index, label_names_for
+from datamodules.tagging.span_labels import Span, TextExample, read_corpus
+from datamodules.tagging.words import is_first_subtoken, word_ids
+from datamodules.text.tokenization import Tokenizer, load_tokenizer
+from datamodules.text.tokenizer_state import tokenizer_from_checkpoint, tokenizer_from_state, tokenizer_state
 
 IGNORE_INDEX = -100
 LABEL_SCHEMES = ("all", "first")
@@ -153,9 +153,9 @@ class TokenClassificationDataModule(pl.LightningDataModule):
             Evaluating a checkpoint (``--ckpt_path``) sets them from the checkpoint.
         label_scheme: ``all`` (every sub-token of an entity labelled) or ``first`` (only the first
             sub-token of each word; the others are ignored by the loss). Linked into the model, which
-            decodes words the same way (datamodules/span_decoding.py).
+            decodes words the same way (datamodules/tagging/span_decoding.py).
         bucket_window: training batches group windows of similar length, sorted within spans of this
-            many batches of a fresh shuffle each epoch (``datamodules/length_buckets.py``), so less
+            many batches of a fresh shuffle each epoch (``datamodules/common/length_buckets.py``), so less
             padding is computed; 0 gives fully random batches. Evaluation keeps the files' order.
     """
 

@@ -13,7 +13,7 @@ import os
 
 from datamodules.common.errors import UserInputError
 from datamodules.common.files import atomic_write_bytes
-from datamodules.corpus_pieces import shards_on_disk
+from datamodules.pretraining.corpus_pieces import shards_on_disk
 
 _ABSENT = object()  # a setting one of the two runs does not have
 
