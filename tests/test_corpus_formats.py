@@ -183,3 +183,16 @@ def test_scripts_report_a_bad_review_file_in_one_line(tmp_path):
                         "--vocab-size", "20")
     assert_one_line_error(result, "r.jsonl", "line 2", "invalid JSON")
     assert not list(tmp_path.glob("spm*"))
+
+
+def test_an_unknown_format_prefix_is_named_as_such(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text("x\n")
+    with pytest.raises(UserInputError, match=r"unknown format 'txt' in 'txt:.*a\.txt': expected one of "
+                                             r"sentences, lines, csv, jsonl"):
+        expand_corpus_files(f"txt:{tmp_path}/a.txt", "sentences", "--input")
+    with pytest.raises(UserInputError, match="matches no file"):  # a drive letter is no format
+        expand_corpus_files(f"C:{tmp_path}/a.txt", "sentences", "--input")
+    (tmp_path / "notes:a.txt").write_text("x\n")  # a file whose name holds a colon is still read
+    monkeypatch.chdir(tmp_path)
+    assert [(f.path, f.format) for f in expand_corpus_files("notes:a.txt", "lines", "--input")] == [
+        ("notes:a.txt", "lines")]

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import glob
 import json
+import os
+import re
 from dataclasses import dataclass
 from typing import Iterable, Iterator, Union
 
@@ -62,6 +65,9 @@ def expand_corpus_files(patterns: str | Iterable[str], default_format: str, what
         if not pattern:
             continue
         prefix, colon, rest = pattern.partition(":")
+        if colon and _unknown_format(prefix, pattern):
+            raise UserInputError(f"{what}: unknown format {prefix!r} in {pattern!r}: expected one of "
+                                 f"{', '.join(FORMATS)}")
         fmt, pattern = (prefix, rest) if colon and prefix in FORMATS else (default_format, pattern)
         for path in expand_input_files(pattern, what):
             if formats.setdefault(path, fmt) != fmt:
@@ -69,6 +75,13 @@ def expand_corpus_files(patterns: str | Iterable[str], default_format: str, what
     if not formats:
         raise UserInputError(f"no {what} given")
     return [CorpusFile(path, fmt) for path, fmt in formats.items()]
+
+
+def _unknown_format(prefix: str, pattern: str) -> bool:
+    """``prefix:`` meant as a format that is none of ours: a word (not a drive letter ``C:`` or a path
+    ``./a:b``) that is no format, and the whole pattern names no file (``notes:a.txt`` may be one)."""
+    return (prefix not in FORMATS and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]+", prefix) is not None
+            and not glob.glob(os.path.expanduser(pattern)))
 
 
 UnsplitDocument = Union[str, list[str]]  # a review's text, or the lines of a ``sentences`` document
