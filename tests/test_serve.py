@@ -54,7 +54,8 @@ def test_bad_request_gets_a_4xx_json_error(server, kind, body):
 
 
 def test_concurrent_clients_each_get_their_own_answer(server, reviews):
-    result = load_test(server.port, reviews, clients=8, seconds=20, max_requests=120, texts_per_request=2,
+    # Bounded by count; the time bound is only a backstop (a loaded machine answered 119 of 120 in 20 s).
+    result = load_test(server.port, reviews, clients=8, seconds=90, max_requests=120, texts_per_request=2,
                        malformed_every=5, **LIMITS)
     assert result.errors == [] and result.good_requests == 96 and result.bad_answered_4xx == result.bad_requests == 24
 
