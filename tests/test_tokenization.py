@@ -88,3 +88,16 @@ def test_offsets_point_at_each_piece_in_the_original_text(sample_spm):
             piece = tok.vocab[i].lstrip("\u2581")
             if piece and i != 1:  # <unk> has no surface form to compare
                 assert line[start:end].lower() == piece, (line, piece, line[start:end])
+
+
+def test_tokenizer_from_state_encodes_the_same_and_leaves_no_temporary_files(sample_spm, tmp_path, monkeypatch):
+    import tempfile
+
+    from datamodules.text.tokenizer_state import tokenizer_from_state, tokenizer_state
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the copy goes here, so we can see what stays
+    state = tokenizer_state(str(sample_spm), do_lower_case=True)
+    restored = tokenizer_from_state(state)
+    text = "the mala steamboat was great, and the chicken rice too!"
+    assert restored.encode_lines([text]) == load_tokenizer(sample_spm).encode_lines([text])
+    assert list(tmp_path.iterdir()) == [] and "stored in the checkpoint" in restored.path

@@ -1,6 +1,7 @@
 """A tokenizer carried inside checkpoints and export directories, so later stages need no path to it."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
@@ -22,12 +23,14 @@ def tokenizer_state(path: str, do_lower_case: bool, tokenizer: Tokenizer | None 
 
 
 def tokenizer_from_state(state: dict) -> Tokenizer:
-    """Load a tokenizer stored by ``tokenizer_state`` (written to a private temporary folder)."""
-    folder = tempfile.mkdtemp(prefix="albert-tokenizer-")
-    path = os.path.join(folder, state["file_name"])
-    with open(path, "wb") as f:
-        f.write(state["data"])
-    return load_tokenizer(path, state["do_lower_case"])
+    """Load a tokenizer stored by ``tokenizer_state``. Both backends read the file whole when loading, so the
+    temporary copy is removed at once (every predict.py run or server start would otherwise leave one)."""
+    with tempfile.TemporaryDirectory(prefix="albert-tokenizer-") as folder:
+        path = os.path.join(folder, state["file_name"])
+        with open(path, "wb") as f:
+            f.write(state["data"])
+        tokenizer = load_tokenizer(path, state["do_lower_case"])
+    return dataclasses.replace(tokenizer, path=f"{state['file_name']} (stored in the checkpoint)")
 
 
 def tokenizer_from_checkpoint(source: str) -> dict | None:
