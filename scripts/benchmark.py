@@ -27,6 +27,7 @@ import sys
 import torch
 
 from datamodules.common.errors import exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 from lightning_modules.benchmarks import (
     datagen_memory,
     ddp_scaling,
@@ -43,7 +44,7 @@ BENCHMARKS = {"pretrain": pretrain_step, "ddp": ddp_scaling, "predict": predict_
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     for name, benchmark in BENCHMARKS.items():
         parser = sub.add_parser(name, help=benchmark.SUMMARY, description=benchmark.__doc__,

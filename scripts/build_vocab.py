@@ -19,13 +19,14 @@ import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.files import refuse_existing
+from datamodules.common.script_flags import ScriptArgumentParser
 from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS, Corpus, expand_corpus_files
 from datamodules.text.vocab_training import train_sentencepiece
 
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", nargs="+", required=True,
                    help="corpus file(s) or globs; FORMAT:GLOB reads that glob in FORMAT (e.g. lines:reviews/*.txt)")
     p.add_argument("--input-format", choices=FORMATS, default="sentences",

@@ -38,6 +38,7 @@ import yaml
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 from datamodules.tagging.span_labels import read_examples
 from lightning_modules.backbones import BACKBONES
 from lightning_modules.inference.hf_export import export_checkpoint
@@ -195,7 +196,7 @@ def time_inference(config: dict, models: dict, texts: list[str]) -> None:
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", required=True, help="comparison YAML (see configs/compare_small.yaml)")
     p.add_argument("--output-dir", help="where runs and the report go (default: the config's output_dir)")
     args = p.parse_args(argv)

@@ -29,6 +29,7 @@ import argparse
 import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 from datamodules.pretraining.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
 from datamodules.pretraining.data_creation import create_pretraining_data
 from datamodules.pretraining.instances import MaskingConfig
@@ -52,7 +53,7 @@ def bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: s
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input_file", required=True,
                    help="input file(s): globs, comma-separated; FORMAT:GLOB reads that glob in FORMAT")
     p.add_argument("--input_format", choices=FORMATS, default="sentences",

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Export a pretraining or fine-tuning checkpoint to a HuggingFace save_pretrained directory.
 
-  python scripts/export_hf.py --ckpt runs/finetune/checkpoints/best.ckpt --output runs/export/dish-tagger
+  python scripts/export_hf.py --model runs/finetune/checkpoints/best.ckpt --output runs/export/dish-tagger
 Then, offline: AutoTokenizer.from_pretrained(DIR) and AutoModelForTokenClassification.from_pretrained(DIR)
 (or AlbertForPreTraining for a pretraining checkpoint). --model.init_from DIR takes it back in.
 """
@@ -9,12 +9,14 @@ import argparse
 import sys
 
 from datamodules.common.errors import exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--ckpt", required=True, help="checkpoint from scripts/pretrain.py or scripts/finetune.py")
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                             old_names={"--ckpt": "--model"})
+    p.add_argument("--model", required=True, help="checkpoint from scripts/pretrain.py or scripts/finetune.py")
     p.add_argument("--output", required=True, help="directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing directory")
     p.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default="float32",
@@ -25,7 +27,7 @@ def main(argv=None) -> int:
 
     from lightning_modules.inference.hf_export import export_checkpoint
 
-    contents = export_checkpoint(args.ckpt, args.output, args.overwrite, getattr(torch, args.dtype))
+    contents = export_checkpoint(args.model, args.output, args.overwrite, getattr(torch, args.dtype))
     print(f"wrote {args.output} ({contents})")
     return 0
 

@@ -17,11 +17,12 @@ import json
 import sys
 
 from datamodules.common.errors import exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="fine-tuned .ckpt of scripts/finetune.py, or a HF tagger directory")
     p.add_argument("--output", required=True, help="directory to write")
     p.add_argument("--quantize", choices=["int8"], help="dynamic int8 quantization (default: fp32)")

@@ -14,6 +14,8 @@ import io
 import random
 from pathlib import Path
 
+from datamodules.common.script_flags import ScriptArgumentParser
+
 DISHES = {
     "singaporean": ["chicken rice", "laksa", "chilli crab", "char kway teow", "bak kut teh", "kaya toast",
                     "hokkien mee", "satay", "nasi lemak", "mala steamboat", "fish head curry", "roti prata"],
@@ -117,7 +119,7 @@ def write_csv(path: Path, rows: list[tuple[str, str]]) -> None:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--output-dir", default="data/sample")
     p.add_argument("--reviews", type=int, default=1500, help="reviews in the pretraining corpus")
     p.add_argument("--seed", type=int, default=7)

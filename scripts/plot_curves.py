@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from datamodules.common.script_flags import ScriptArgumentParser  # noqa: E402
 from lightning_modules.reporting.tensorboard_scalars import read_scalars  # noqa: E402
 
 DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/mlm_replaced_accuracy", "val/sop_accuracy", "val/f1",
@@ -20,7 +21,7 @@ DEFAULT_TAGS = ["train/loss", "val/loss", "val/mlm_accuracy", "val/mlm_replaced_
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--logdir", required=True, nargs="+",
                    help="folder(s) holding TensorBoard event files (searched recursively), optionally NAME=FOLDER")
     p.add_argument("--output", required=True, help="PNG to write")

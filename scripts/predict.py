@@ -20,6 +20,7 @@ import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.files import refuse_existing
+from datamodules.common.script_flags import ScriptArgumentParser
 
 
 def read_reviews(source: str) -> list[str]:
@@ -44,7 +45,7 @@ def read_reviews(source: str) -> list[str]:
 
 @exit_code_on_user_error
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="fine-tuned .ckpt, or a directory of export_hf.py / export_onnx.py")
     p.add_argument("--input", required=True, help="reviews: .txt, .csv or - for standard input")
     p.add_argument("--output", help="JSONL file to write (default: standard output)")

@@ -20,12 +20,13 @@ import sys
 import time
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
+from datamodules.common.script_flags import ScriptArgumentParser
 
 DRAIN_SETTLE_S = 1.0  # after SIGTERM, refuse (503) for at least this long before exiting on 0 requests in flight
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ScriptArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True, help="fine-tuned .ckpt, or a directory of export_hf.py / export_onnx.py")
     p.add_argument("--backend", choices=["torch", "onnx"],
                    help="what runs the model (default: onnx for a directory with model.onnx, else torch)")
