@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob
 import os
+import shutil
 import socket
 from typing import Iterable
 
@@ -44,3 +45,24 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     with open(tmp, "wb") as f:
         f.write(data)
     os.replace(tmp, path)
+
+
+def current_umask() -> int:
+    """The process's umask (os has no getter: set and restore it)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def publish_directory(tmp: str, output_dir: str) -> None:
+    """Move a directory written under a temporary name (``tempfile.mkdtemp``: mode 0700) to ``output_dir``,
+    replacing what was there, with every file and folder readable as the umask allows (0644/0755 under 022):
+    a server running as another user must be able to read an export."""
+    mask = current_umask()
+    for folder, _, files in os.walk(tmp):
+        os.chmod(folder, 0o777 & ~mask)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o666 & ~mask)
+    if os.path.exists(output_dir):
+        shutil.rmtree(output_dir)
+    os.replace(tmp, output_dir)

@@ -21,6 +21,7 @@ from transformers import AlbertTokenizer, BertTokenizerFast
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import UserInputError
+from datamodules.common.files import publish_directory
 from datamodules.text.tokenizer_state import stored_tokenizer
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
@@ -90,9 +91,7 @@ def export_checkpoint(ckpt_path: str, output_dir: str, overwrite: bool = False,
             write_tagger_config(tmp, {"max_seq_length": encoding.max_seq_length,
                                       "window_overlap": encoding.window_overlap,
                                       "label_scheme": module.hparams.label_scheme})
-        if os.path.exists(output_dir):
-            shutil.rmtree(output_dir)
-        os.replace(tmp, output_dir)
+        publish_directory(tmp, output_dir)  # readable as the umask allows, not mkdtemp's 0700
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return ", ".join(contents)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from datamodules.common.errors import UserInputError
+from datamodules.common.files import publish_directory
 from datamodules.tagging.bio import label_index
 from datamodules.tagging.datamodule import TokenWindows, collate_windows, encode_text
 from datamodules.tagging.span_labels import TextExample, read_examples
@@ -195,9 +196,7 @@ def export_onnx(model: str, output_dir: str, quantize: str | None = None, check_
         write_tagger_config(tmp, {**settings, **export})  # the check loads the directory as predict.py will
         export["check"] = check_export(tmp, precision, check_input)
         write_tagger_config(tmp, {**settings, **export})
-        if os.path.exists(output_dir):
-            shutil.rmtree(output_dir)
-        os.replace(tmp, output_dir)
+        publish_directory(tmp, output_dir)  # readable as the umask allows, not mkdtemp's 0700
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return export
