@@ -13,11 +13,12 @@ Input formats (--input_format, or a FORMAT: prefix on one glob of --input_file):
 Reviews are split into sentences by rule; empty and exactly repeated reviews are skipped and counted
 in the summary line. No segment runs across two documents.
 
-The corpus is streamed in pieces of --documents_per_piece documents (never across two input files),
-each made into its own shard, NAME-00017.tfrecord for piece 17: memory stays flat whatever the corpus
-size. --num_tasks N --task_index I (default: from SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_ID, see
-scripts/cluster/create_data.slurm) make only pieces I, I+N, I+2N, ...; the tasks' shards together are
-one run's. A rerun skips shards already complete, so a killed task is resumed by running it again.
+The corpus is streamed in pieces of at most --documents_per_piece documents and --max_piece_bytes bytes of
+text (never across two input files), each made into its own shard, NAME-00017.tfrecord for piece 17:
+memory stays flat whatever the corpus size. --num_tasks N --task_index I (default: from
+SLURM_ARRAY_TASK_COUNT / SLURM_ARRAY_TASK_ID, see scripts/cluster/create_data.slurm) make only pieces
+I, I+N, I+2N, ...; the tasks' shards together are one run's. A rerun skips shards already complete, so
+a killed task is resumed by running it again.
 OUTPUT_FILE.settings.json beside the shards records the settings that change their bytes; a rerun with other
 settings stops with an error (--overwrite makes the shards again).
 
@@ -30,7 +31,12 @@ import sys
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.script_flags import ScriptArgumentParser
-from datamodules.pretraining.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE, slurm_array_task
+from datamodules.pretraining.corpus_pieces import (
+    DEFAULT_DOCUMENTS_PER_PIECE,
+    DEFAULT_MAX_PIECE_BYTES,
+    max_piece_bytes_flag,
+    slurm_array_task,
+)
 from datamodules.pretraining.data_creation import create_pretraining_data
 from datamodules.pretraining.instances import MaskingConfig
 from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, FORMATS
@@ -81,6 +87,9 @@ def main(argv=None) -> int:
     p.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE,
                    help="documents per piece, i.e. per shard; memory grows with it and with --dupe_factor "
                         f"(default: {DEFAULT_DOCUMENTS_PER_PIECE})")
+    p.add_argument("--max_piece_bytes", type=max_piece_bytes_flag, default=DEFAULT_MAX_PIECE_BYTES,
+                   help="most bytes of text per piece, whichever limit comes first; a longer document is a piece "
+                        f"alone; none: no limit, as before this flag (default: {DEFAULT_MAX_PIECE_BYTES})")
     num_tasks, task_index = slurm_array_task()
     p.add_argument("--num_tasks", type=int, default=num_tasks,
                    help=f"machines sharing the pieces (default: SLURM_ARRAY_TASK_COUNT, else 1; here {num_tasks})")
@@ -103,7 +112,8 @@ def main(argv=None) -> int:
     summary = create_pretraining_data(
         args.input_file, args.output_file, tokenizer, cfg, do_lower_case=args.do_lower_case,
         dupe_factor=args.dupe_factor, random_seed=args.random_seed, num_workers=args.num_workers,
-        documents_per_piece=args.documents_per_piece, num_tasks=args.num_tasks, task_index=args.task_index,
+        documents_per_piece=args.documents_per_piece, max_piece_bytes=args.max_piece_bytes,
+        num_tasks=args.num_tasks, task_index=args.task_index,
         overwrite=args.overwrite, progress=not args.quiet,
         input_format=args.input_format, text_column=args.text_column,
     )

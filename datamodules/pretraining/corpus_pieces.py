@@ -1,5 +1,9 @@
-"""The corpus cut into pieces of a bounded number of documents, each made into one shard of its own.
+"""The corpus cut into pieces bounded by documents and by bytes of text, each made into one shard of its own.
 
+A piece ends before the document that would take it past ``documents_per_piece`` documents or
+``max_piece_bytes`` bytes of text, whichever comes first: a worker's memory follows a piece's text,
+and 5,000 long documents (newspaper articles, book chapters) hold many times the text of 5,000
+reviews. A document larger than ``max_piece_bytes`` is a piece on its own.
 A piece never spans two input files, so adding a file to a run leaves the earlier files' pieces as
 they were. Pieces are numbered in corpus order; task ``t`` of ``n`` (machines of a job array) takes
 the pieces ``p`` with ``p % n == t``. A shard is named after its piece alone (``train-00017.tfrecord``),
@@ -8,6 +12,7 @@ The same name finds the shards of an earlier run again (``shards_on_disk``), to 
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import glob
 import os
@@ -19,6 +24,9 @@ from datamodules.common.errors import UserInputError
 from datamodules.text.corpus_formats import Corpus, UnsplitDocument
 
 DEFAULT_DOCUMENTS_PER_PIECE = 5000  # a ~35 MB shard of reviews at seq 128, dupe 5: memory stays in the hundreds of MB
+# 8 MB (decimal) of UTF-8 text: about 2,000 NYT reviews, more than 5,000 Yelp reviews (~3.5 MB), so the
+# document count still cuts pieces of short reviews as before.
+DEFAULT_MAX_PIECE_BYTES = 8_000_000
 
 
 @dataclass
@@ -27,14 +35,34 @@ class Piece:
     documents: list[UnsplitDocument]
 
 
-def corpus_pieces(corpus: Corpus, documents_per_piece: int) -> Iterator[Piece]:
-    index, documents, current_file = 0, [], None
+def max_piece_bytes_flag(value: str) -> int | None:
+    """A ``--max_piece_bytes`` value: bytes, or ``none`` for no limit (the range is checked with the other flags)."""
+    if value.lower() == "none":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of bytes or none, got {value!r}") from None
+
+
+def document_bytes(document: UnsplitDocument) -> int:
+    """UTF-8 bytes of a document's text (of a ``sentences`` document's lines, without their line ends)."""
+    lines = [document] if isinstance(document, str) else document
+    return sum(len(line) if line.isascii() else len(line.encode("utf-8")) for line in lines)
+
+
+def corpus_pieces(corpus: Corpus, documents_per_piece: int, max_piece_bytes: int | None = None) -> Iterator[Piece]:
+    """``max_piece_bytes`` None: no byte limit (how pieces were cut before the limit existed)."""
+    index, documents, piece_bytes, current_file = 0, [], 0, None
     for file_index, document in corpus.unsplit_documents():
-        if documents and (file_index != current_file or len(documents) == documents_per_piece):
+        size = document_bytes(document)
+        if documents and (file_index != current_file or len(documents) == documents_per_piece
+                          or (max_piece_bytes is not None and piece_bytes + size > max_piece_bytes)):
             yield Piece(index, documents)
-            index, documents = index + 1, []
+            index, documents, piece_bytes = index + 1, [], 0
         current_file = file_index
         documents.append(document)
+        piece_bytes += size
     if documents:
         yield Piece(index, documents)
 

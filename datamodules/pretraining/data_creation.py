@@ -2,15 +2,16 @@
 
 Input: google-research/ALBERT's format (one sentence per line, a blank line between documents) or
 reviews one per line / CSV row / JSONL object, read by ``corpus_formats`` as a stream.
-The stream is cut into pieces of ``documents_per_piece`` documents (``corpus_pieces``). A worker
-makes one piece into one shard: it splits and tokenizes the piece's documents, shuffles them, makes
-``dupe_factor`` passes of instances (the random document of a one-segment chunk's SOP negative comes
-from the same piece), shuffles them and writes ``<stem>-<piece>.tfrecord`` with its ``.lengths`` and
-``.index`` (temporary files renamed, the index last). Memory is bounded by the piece size times the
-pieces in flight (two per worker), never by the corpus: the reader shuffles all records of all
-shards every epoch, so no global shuffle is needed here. Each piece draws from its own seed, made
-from (``random_seed``, piece index), so the output depends on the seed and the piece layout only,
-never on ``num_workers`` or ``num_tasks``.
+The stream is cut into pieces of at most ``documents_per_piece`` documents and ``max_piece_bytes`` bytes
+of text (``corpus_pieces``). A worker makes one piece into one shard: it splits and tokenizes the
+piece's documents, shuffles them, makes ``dupe_factor`` passes of instances (the random document of a
+one-segment chunk's SOP negative comes from the same piece), which wait in a temporary file beside
+the shard, and writes them shuffled to ``<stem>-<piece>.tfrecord`` with its ``.lengths`` and
+``.index`` (temporary files renamed, the index last). Memory is bounded by a piece's text (its
+tokens, not its instances) times the pieces in flight (two per worker), never by the corpus: the
+reader shuffles all records of all shards every epoch, so no global shuffle is needed here. Each
+piece draws from its own seed, made from (``random_seed``, piece index), so the output depends on
+the seed and the piece layout only, never on ``num_workers`` or ``num_tasks``.
 
 Task ``task_index`` of ``num_tasks`` makes only its own pieces; it still reads the whole stream, which
 costs little beside tokenizing and lets the duplicate filter see every document as one run would.
@@ -28,14 +29,17 @@ import multiprocessing
 import os
 import random
 import time
+from array import array
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
 from tqdm import tqdm
 
 from datamodules.common.errors import UserInputError
 from datamodules.pretraining.corpus_pieces import (
     DEFAULT_DOCUMENTS_PER_PIECE,
+    DEFAULT_MAX_PIECE_BYTES,
     Piece,
     corpus_pieces,
     is_task_piece,
@@ -46,6 +50,7 @@ from datamodules.pretraining.corpus_pieces import (
     task_pieces,
 )
 from datamodules.pretraining.instances import MaskingConfig, SpecialIds, create_instances_from_document
+from datamodules.pretraining.random_draws import shuffled_range
 from datamodules.pretraining.settings_manifest import check_settings, write_settings
 from datamodules.pretraining.tfrecord_io import instance_to_example, write_tfrecord
 from datamodules.text.corpus_formats import DEFAULT_TEXT_COLUMN, Corpus, CorpusFile, expand_corpus_files, split_document
@@ -96,29 +101,56 @@ _WORKER_STATE: dict = {}
 def make_piece_shard(piece: Piece) -> DataSummary:
     """Tokenize one piece, make its instances and write them, shuffled, to the piece's shard."""
     state = _WORKER_STATE
-    cfg: MaskingConfig = state["cfg"]
     rng = random.Random(f"{state['random_seed']}:{piece.index}")  # str seeds hash the same in every process
     documents = tokenize_documents([split_document(d) for d in piece.documents], state["tokenizer"])
     rng.shuffle(documents)
     summary = DataSummary(documents=len(documents), sentences=sum(map(len, documents)))
-    records: list[tuple[bytes, int]] = []
+    path = piece_shard_path(state["output_file"], piece.index)
+    for stale in glob.glob(glob.escape(path) + "*.tmp-*"):  # left by a killed run
+        os.remove(stale)
+    summary.instances = write_shuffled_shard(path, piece_records(documents, summary, rng), rng)
+    if summary.instances:  # an empty shard would stop the reader; the piece is made again (quickly) by a rerun
+        summary.output_files = (path,)
+    return summary
+
+
+def piece_records(documents: list[list[list[int]]], summary: DataSummary,
+                  rng: random.Random) -> Iterator[tuple[bytes, int]]:
+    """(serialized example, real tokens) of every instance of ``dupe_factor`` passes, counted in ``summary``."""
+    state = _WORKER_STATE
+    cfg: MaskingConfig = state["cfg"]
     for _ in range(state["dupe_factor"]):
         for d in range(len(documents)):
             for inst in create_instances_from_document(documents, d, cfg, state["special"], state["starts"], rng):
-                records.append((instance_to_example(inst, cfg.max_seq_length, cfg.max_predictions_per_seq),
-                                len(inst.input_ids)))
                 summary.tokens += len(inst.input_ids)
                 summary.masked_tokens += len(inst.masked_lm_positions)
                 summary.sop_swapped_or_random += inst.is_random_next
-    rng.shuffle(records)
-    summary.instances = len(records)
-    if records:  # an empty shard would stop the reader; the piece is made again (quickly) by a rerun
-        path = piece_shard_path(state["output_file"], piece.index)
-        for stale in glob.glob(glob.escape(path) + "*.tmp-*"):  # left by a killed run
-            os.remove(stale)
-        write_tfrecord(path, (r for r, _ in records), [n for _, n in records])
-        summary.output_files = (path,)
-    return summary
+                yield instance_to_example(inst, cfg.max_seq_length, cfg.max_predictions_per_seq), len(inst.input_ids)
+
+
+def write_shuffled_shard(path: str, records: Iterable[tuple[bytes, int]], rng: random.Random) -> int:
+    """Write ``records`` to the shard ``path`` in the order ``rng.shuffle`` would give their list; none: no shard.
+
+    They wait in a temporary file beside the shard, not in memory (a piece's instances are ``dupe_factor``
+    times its tokens, several hundred MB at dupe 40): memory holds 10 bytes a record. Return the count.
+    """
+    spill = f"{path}.unshuffled.tmp-{os.getpid()}"
+    ends, real_lengths = array("Q", [0]), array("H")
+    try:
+        with open(spill, "w+b") as f:
+            for data, length in records:
+                f.write(data)
+                ends.append(ends[-1] + len(data))
+                real_lengths.append(length)
+            f.flush()
+            order = shuffled_range(len(real_lengths), rng)  # the draws of rng.shuffle on a list this long
+            if order:
+                fd = f.fileno()
+                write_tfrecord(path, (os.pread(fd, ends[i + 1] - ends[i], ends[i]) for i in order),
+                               np.frombuffer(real_lengths, dtype=np.uint16)[order])
+    finally:
+        os.remove(spill)
+    return len(real_lengths)
 
 
 def imap_bounded(func: Callable, items: Iterable, num_workers: int) -> Iterator:
@@ -139,7 +171,7 @@ def imap_bounded(func: Callable, items: Iterable, num_workers: int) -> Iterator:
 
 
 def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, documents_per_piece: int,
-                   num_tasks: int, task_index: int) -> None:
+                   max_piece_bytes: int | None, num_tasks: int, task_index: int) -> None:
     checks = [
         (cfg.max_seq_length >= 5, f"max_seq_length must be >= 5 ([CLS] A [SEP] B [SEP]), got {cfg.max_seq_length}"),
         (cfg.max_predictions_per_seq >= 1, f"max_predictions_per_seq must be >= 1, got {cfg.max_predictions_per_seq}"),
@@ -150,6 +182,8 @@ def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, docum
         (num_workers >= 1, f"num_workers must be >= 1, got {num_workers}"),
         (documents_per_piece >= 2, f"documents_per_piece must be >= 2 (SOP negatives come from another document "
                                    f"of the piece), got {documents_per_piece}"),
+        (max_piece_bytes is None or max_piece_bytes >= 1,
+         f"max_piece_bytes must be >= 1 (bytes of text per piece), got {max_piece_bytes}"),
         (num_tasks >= 1, f"num_tasks must be >= 1, got {num_tasks}"),
         (0 <= task_index < num_tasks, f"task_index must be in 0..{num_tasks - 1} (num_tasks {num_tasks}), "
                                       f"got {task_index}"),
@@ -160,7 +194,8 @@ def validate_flags(cfg: MaskingConfig, dupe_factor: int, num_workers: int, docum
 
 
 def shard_settings(files: list[CorpusFile], text_column: str, tokenizer_file: str, do_lower_case: bool,
-                   cfg: MaskingConfig, dupe_factor: int, random_seed: int, documents_per_piece: int) -> dict:
+                   cfg: MaskingConfig, dupe_factor: int, random_seed: int, documents_per_piece: int,
+                   max_piece_bytes: int | None) -> dict:
     """Every setting that changes a shard's bytes, in the order a difference is reported."""
     with open(tokenizer_file, "rb") as f:
         tokenizer_sha256 = hashlib.file_digest(f, "sha256").hexdigest()
@@ -173,6 +208,7 @@ def shard_settings(files: list[CorpusFile], text_column: str, tokenizer_file: st
         "tokenizer_file": os.path.basename(tokenizer_file),
         "tokenizer_sha256": tokenizer_sha256,
         "documents_per_piece": documents_per_piece,
+        "max_piece_bytes": max_piece_bytes,  # null: no byte limit
         "text_column": text_column,
         # A file's size stands in for its content, which would take a pass over the corpus to hash.
         "input_files": [{"name": os.path.basename(f.path), "format": f.format, "bytes": os.path.getsize(f.path)}
@@ -190,6 +226,7 @@ def create_pretraining_data(
     random_seed: int = 12345,
     num_workers: int = 1,
     documents_per_piece: int = DEFAULT_DOCUMENTS_PER_PIECE,
+    max_piece_bytes: int | None = DEFAULT_MAX_PIECE_BYTES,
     num_tasks: int = 1,
     task_index: int = 0,
     overwrite: bool = False,
@@ -198,13 +235,13 @@ def create_pretraining_data(
     text_column: str = DEFAULT_TEXT_COLUMN,
 ) -> DataSummary:
     """Write this task's shards ``<output_file stem>-<piece>.<suffix>``; ``input_format`` is the default for
-    globs without a ``FORMAT:`` prefix (see ``corpus_formats``)."""
+    globs without a ``FORMAT:`` prefix (see ``corpus_formats``); ``max_piece_bytes`` None: no byte limit."""
     start = time.perf_counter()
-    validate_flags(cfg, dupe_factor, num_workers, documents_per_piece, num_tasks, task_index)
+    validate_flags(cfg, dupe_factor, num_workers, documents_per_piece, max_piece_bytes, num_tasks, task_index)
     files = expand_corpus_files(input_file, input_format, "input_file")
     tokenizer = load_tokenizer(tokenizer_file, do_lower_case)
     settings = shard_settings(files, text_column, tokenizer_file, do_lower_case, cfg, dupe_factor, random_seed,
-                              documents_per_piece)
+                              documents_per_piece, max_piece_bytes)
     # Removed first, so that a killed --overwrite run leaves none of the old shards to be skipped as done by
     # a rerun, nor any past the new run's last piece (the reader's glob would take them).
     if overwrite:
@@ -218,7 +255,7 @@ def create_pretraining_data(
 
     def pieces_to_make() -> Iterator[Piece]:
         settings_written = False
-        for piece in task_pieces(corpus_pieces(corpus, documents_per_piece), num_tasks, task_index):
+        for piece in task_pieces(corpus_pieces(corpus, documents_per_piece, max_piece_bytes), num_tasks, task_index):
             path = piece_shard_path(output_file, piece.index)
             if shard_is_complete(path):
                 summary.skipped_files += (path,)

@@ -16,6 +16,9 @@ from datamodules.common.files import atomic_write_bytes
 from datamodules.pretraining.corpus_pieces import shards_on_disk
 
 _ABSENT = object()  # a setting one of the two runs does not have
+# Settings recorded only since a later version, each with the value a manifest without it means: how
+# every run made its shards before the setting existed (no byte limit on a piece).
+SETTINGS_BEFORE_RECORDED = {"max_piece_bytes": None}
 
 
 def manifest_path(output_file: str) -> str:
@@ -44,7 +47,7 @@ def check_settings(output_file: str, settings: dict) -> None:
             raise ValueError(f"expected a JSON object, got {type(recorded).__name__}")
     except ValueError as e:  # also bad JSON or UTF-8
         raise UserInputError(f"{path}: not a settings manifest ({e}); {advice}") from None
-    difference = first_difference(recorded, settings)
+    difference = first_difference({**SETTINGS_BEFORE_RECORDED, **recorded}, settings)
     if difference:
         name, old, new = difference
         raise UserInputError(f"{output_file}: its shards were made with {name} {old}, this run has {new} "

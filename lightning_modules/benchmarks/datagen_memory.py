@@ -12,7 +12,11 @@ import os
 import tempfile
 import time
 
-from datamodules.pretraining.corpus_pieces import DEFAULT_DOCUMENTS_PER_PIECE
+from datamodules.pretraining.corpus_pieces import (
+    DEFAULT_DOCUMENTS_PER_PIECE,
+    DEFAULT_MAX_PIECE_BYTES,
+    max_piece_bytes_flag,
+)
 from lightning_modules.reporting.measurements import ProcessTreeMemory
 
 SUMMARY = "create_pretraining_data on a corpus: instances/s, peak memory of the process tree, vs Google's script"
@@ -30,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vocab", required=True, help="SentencePiece .model or WordPiece vocab.txt")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE)
+    parser.add_argument("--max_piece_bytes", type=max_piece_bytes_flag, default=DEFAULT_MAX_PIECE_BYTES,
+                        help="bytes of text per piece; none: no limit, as before the flag existed")
     for name, kind, default in [("max_seq_length", int, 128), ("max_predictions_per_seq", int, 20),
                                 ("dupe_factor", int, 5), ("masked_lm_prob", float, 0.15)]:
         parser.add_argument(f"--{name}", type=kind, default=default)
@@ -64,13 +70,15 @@ def run(args) -> dict:
         start = time.perf_counter()
         summary = create_pretraining_data(args.input, os.path.join(tmp, "bench.tfrecord"), args.vocab, cfg,
                                           dupe_factor=args.dupe_factor, num_workers=args.workers,
-                                          documents_per_piece=args.documents_per_piece, progress=False)
+                                          documents_per_piece=args.documents_per_piece,
+                                          max_piece_bytes=args.max_piece_bytes, progress=False)
         seconds = time.perf_counter() - start
         output_mb = sum(os.path.getsize(f) for f in summary.output_files) / 1e6
     return {"benchmark": "datagen", "input": args.input, "vocab": args.vocab, "workers": args.workers,
             "max_seq_length": args.max_seq_length, "max_predictions_per_seq": args.max_predictions_per_seq,
             "dupe_factor": args.dupe_factor, "masked_lm_prob": args.masked_lm_prob,
-            "documents_per_piece": args.documents_per_piece, "shards": len(summary.output_files),
+            "documents_per_piece": args.documents_per_piece, "max_piece_bytes": args.max_piece_bytes,
+            "shards": len(summary.output_files),
             "instances": summary.instances, "input_mb": input_mb, "output_mb": output_mb, "seconds": seconds,
             "instances_per_s": summary.instances / seconds,
             "instances_per_s_per_worker": summary.instances / seconds / args.workers,
