@@ -6,7 +6,7 @@ import sys
 import time
 
 import torch
-from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_modules.cpu_bf16 import slow_bf16_warning
@@ -97,3 +97,31 @@ def _duration(seconds: float) -> str:
     minutes, secs = divmod(int(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+class StepProgressBar(TQDMProgressBar):
+    """The training bar counts optimizer steps of ``trainer.max_steps`` when it is set (Lightning's counts the
+    epoch's batches: ``Epoch 0/-2`` without max_epochs, ``40/10`` after a resume) and shows no ``v_num``
+    (the run's folder names its version). Without max_steps it is Lightning's epoch bar."""
+
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        if trainer.max_steps > 0:
+            self.train_progress_bar.reset(total=trainer.max_steps)
+            # Steps already done count as done, not as this epoch's speed.
+            self.train_progress_bar.initial = self.train_progress_bar.n = trainer.global_step
+            self.train_progress_bar.set_description(f"epoch {trainer.current_epoch}, step")
+            self.train_progress_bar.refresh()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if trainer.max_steps <= 0:
+            return super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        bar, step = self.train_progress_bar, trainer.global_step
+        if self.is_enabled and (step % self.refresh_rate == 0 or step == bar.total):
+            bar.n = step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes the bar
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics

@@ -12,13 +12,19 @@ import os
 import sys
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import TrainingStoppedError, UserInputError
-from lightning_modules.callbacks import OutOfMemoryAdvice, ProgressLog, SigtermCheckpoint, SlowBf16Warning
+from lightning_modules.callbacks import (
+    OutOfMemoryAdvice,
+    ProgressLog,
+    SigtermCheckpoint,
+    SlowBf16Warning,
+    StepProgressBar,
+)
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -54,6 +60,15 @@ class AlbertCLI(LightningCLI):
         for source, target, apply_on in self._links:
             parser.link_arguments(source, target, apply_on=apply_on)
 
+
+    def instantiate_trainer(self, **kwargs):
+        """The trainer, with a StepProgressBar unless the bar is off or the config names its own."""
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        trainer = config.get("trainer") or {}
+        callbacks = list(kwargs.get("callbacks", trainer.get("callbacks")) or [])
+        if trainer.get("enable_progress_bar") is not False and not any(isinstance(c, ProgressBar) for c in callbacks):
+            kwargs["callbacks"] = [*callbacks, StepProgressBar()]
+        return super().instantiate_trainer(**kwargs)
 
     def parse_arguments(self, parser, args) -> None:
         """``validate``/``test``/``predict`` with ``--ckpt_path best|last``: the files under the run's checkpoints/.
