@@ -25,6 +25,7 @@ from lightning_modules.callbacks import (
     SlowBf16Warning,
     StepProgressBar,
 )
+from lightning_modules.quiet_output import quiet_library_output
 
 
 def _checkpoint_dir(root_dir: str | None) -> str:
@@ -109,6 +110,7 @@ class AlbertCLI(LightningCLI):
 
 def run_cli(model_class, datamodule_class, **kwargs) -> None:
     """Run the CLI; bad input (ours) ends with one ``error:`` line and exit code 2, no traceback."""
+    quiet_library_output()
     try:
         AlbertCLI(model_class, datamodule_class, **kwargs)
     except SIGTERMException:

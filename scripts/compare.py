@@ -33,7 +33,6 @@ import sys
 import time
 
 import torch
-import transformers
 import yaml
 
 from datamodules.common.checkpoints import load_checkpoint_file
@@ -42,6 +41,7 @@ from datamodules.common.script_flags import ScriptArgumentParser
 from datamodules.tagging.span_labels import read_examples
 from lightning_modules.backbones import BACKBONES
 from lightning_modules.inference.hf_export import export_checkpoint
+from lightning_modules.quiet_output import quiet_library_output
 from lightning_modules.reporting.comparison_report import MODELS, write_report
 from lightning_modules.reporting.measurements import (
     inference_peak_rss_mb,
@@ -200,9 +200,9 @@ def main(argv=None) -> int:
     p.add_argument("--config", required=True, help="comparison YAML (see configs/compare_small.yaml)")
     p.add_argument("--output-dir", help="where runs and the report go (default: the config's output_dir)")
     args = p.parse_args(argv)
+    quiet_library_output()
     config = load_config(args.config)
     config["output_dir"] = args.output_dir or config["output_dir"]
-    transformers.utils.logging.disable_progress_bar()  # export's "Writing model shards" bar
     texts = list(dict.fromkeys(e.text for e in read_examples(config["finetune"]["test_file"])))
     models = {m: compare_model(config, m, texts) for m in MODELS}
     time_inference(config, models, texts)

@@ -10,6 +10,7 @@ import sys
 
 from datamodules.common.errors import exit_code_on_user_error
 from datamodules.common.script_flags import ScriptArgumentParser
+from lightning_modules.quiet_output import quiet_library_output
 
 
 @exit_code_on_user_error
@@ -23,6 +24,7 @@ def main(argv=None) -> int:
                    help="how the weights are stored (float16 halves the directory; --model.init_from and "
                         "predict.py read them back as float32)")
     args = p.parse_args(argv)
+    quiet_library_output()
     import torch
 
     from lightning_modules.inference.hf_export import export_checkpoint

@@ -18,6 +18,7 @@ import sys
 
 from datamodules.common.errors import exit_code_on_user_error
 from datamodules.common.script_flags import ScriptArgumentParser
+from lightning_modules.quiet_output import quiet_library_output
 
 
 @exit_code_on_user_error
@@ -29,6 +30,7 @@ def main(argv=None) -> int:
     p.add_argument("--check-input", help="reviews to check the export on: review,dish_name CSV or BIO file")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output directory")
     args = p.parse_args(argv)
+    quiet_library_output()
     import transformers
 
     from lightning_modules.inference.onnx_export import export_onnx  # after argument checks: torch import is slow

@@ -21,6 +21,7 @@ import sys
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.files import refuse_existing
 from datamodules.common.script_flags import ScriptArgumentParser
+from lightning_modules.quiet_output import quiet_library_output
 
 
 def read_reviews(source: str) -> list[str]:
@@ -55,19 +56,16 @@ def main(argv=None) -> int:
                    help="what runs the model (default: onnx for a directory with model.onnx, else torch)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     args = p.parse_args(argv)
+    quiet_library_output()
     if args.batch_size < 1:
         raise UserInputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.output:
         refuse_existing([args.output], args.overwrite)
     reviews = read_reviews(args.input)
-    import transformers
-
     from lightning_modules.inference.span_predictor import (  # after input checks: torch import is slow
         SpanPredictor,
         dish_record,
     )
-
-    transformers.utils.logging.disable_progress_bar()  # a HF directory's "Loading weights" bar
 
     predictor = SpanPredictor(args.model, args.device, args.backend)
     if not args.output:

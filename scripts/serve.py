@@ -21,6 +21,7 @@ import time
 
 from datamodules.common.errors import UserInputError, exit_code_on_user_error
 from datamodules.common.script_flags import ScriptArgumentParser
+from lightning_modules.quiet_output import quiet_library_output
 
 DRAIN_SETTLE_S = 1.0  # after SIGTERM, refuse (503) for at least this long before exiting on 0 requests in flight
 
@@ -49,6 +50,7 @@ def parse_args(argv):
                    help="on SIGTERM, seconds to wait for requests in flight before exiting")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     args = p.parse_args(argv)
+    quiet_library_output()
     for name in ("max_batch_size", "batch_size", "max_texts", "max_text_chars", "workers"):
         if getattr(args, name) < 1:
             raise UserInputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
