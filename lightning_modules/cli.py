@@ -9,10 +9,11 @@ newest of them. Lightning writes checkpoints atomically (a temporary file, then 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint, ProgressBar
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint, ProgressBar
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
@@ -32,6 +33,25 @@ def _checkpoint_dir(root_dir: str | None) -> str:
     return os.path.join(root_dir or ".", "checkpoints")
 
 
+def _topmost_missing(path: str) -> str:
+    """The outermost folder of ``path`` that does not exist yet (what ``os.makedirs(path)`` would create)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(os.path.dirname(path)):
+        path = os.path.dirname(path)
+    return path
+
+
+class _WorkDone(Callback):
+    """Whether the run has done a batch of work (training, validation, test, predict; not the sanity check)."""
+
+    done = False
+
+    def _batch_end(self, trainer, *args) -> None:
+        self.done = self.done or not trainer.sanity_checking
+
+    on_train_batch_end = on_validation_batch_end = on_test_batch_end = on_predict_batch_end = _batch_end
+
+
 class AlbertCLI(LightningCLI):
     def __init__(self, *args, best_monitor: str = "val/loss", best_mode: str = "min", links=(), **kwargs):
         """``links``: (source, target, apply_on) argument links, e.g. the DataModule's labels into the model."""
@@ -41,8 +61,22 @@ class AlbertCLI(LightningCLI):
         kwargs.setdefault("seed_everything_default", 1234)
         # A callback without arguments: as a trainer default (an argument group of none is never built).
         defaults = kwargs.setdefault("trainer_defaults", {})
-        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning(), OutOfMemoryAdvice()]
-        super().__init__(*args, **kwargs)
+        self._work, self._new_dirs = _WorkDone(), set()
+        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning(), OutOfMemoryAdvice(), self._work]
+        try:
+            super().__init__(*args, **kwargs)
+        except BaseException:
+            if not self._work.done:  # failed at start (a missing file, a bad setting): leave no empty log folders
+                for folder in self._new_dirs:
+                    shutil.rmtree(folder, ignore_errors=True)
+            raise
+
+    def _note_new_dirs(self) -> None:
+        """Before the subcommand runs: the run's folders that do not exist yet (the loggers make theirs at start)."""
+        folders = [self.trainer.default_root_dir, *(logger.log_dir for logger in self.trainer.loggers)]
+        self._new_dirs = {_topmost_missing(f) for f in folders if f and not os.path.exists(f)}
+
+    before_fit = before_validate = before_test = before_predict = _note_new_dirs
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
