@@ -8,6 +8,7 @@ newest of them. Lightning writes checkpoints atomically (a temporary file, then 
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -19,6 +20,7 @@ from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from datamodules.common.checkpoints import load_checkpoint_file
 from datamodules.common.errors import TrainingStoppedError, UserInputError
+from datamodules.text.tokenization import load_tokenizer
 from lightning_modules.callbacks import (
     OutOfMemoryAdvice,
     ProgressLog,
@@ -123,10 +125,11 @@ class AlbertCLI(LightningCLI):
             config.ckpt_path = path
 
     def before_instantiate_classes(self) -> None:
-        """Evaluating a checkpoint: the DataModule takes the tokenizer (unless one is given), the labels
-        stored in it, so a test file need not contain every entity type, and its label scheme, so the
-        checkpoint is decoded as it was trained."""
+        """The model's vocab_size (see ``_resolve_vocab_size``). Evaluating a checkpoint: the DataModule takes
+        the tokenizer (unless one is given), the labels stored in it, so a test file need not contain every
+        entity type, and its label scheme, so the checkpoint is decoded as it was trained."""
         subcommand = self.config.get("subcommand")
+        _resolve_vocab_size(self.config[subcommand] if subcommand else self.config)
         if subcommand in (None, "fit"):
             return
         config = self.config[subcommand]
@@ -140,6 +143,54 @@ class AlbertCLI(LightningCLI):
             if not data.get("labels"):  # the label set the checkpoint was trained with
                 data.labels = hparams.get("label_names")
             data.label_scheme = hparams.get("label_scheme", "all")
+
+
+def _resolve_vocab_size(config) -> None:
+    """A pretraining model's vocab_size when nothing gives it: the tokenizer's number of pieces.
+
+    Given means: ``--model.vocab_size``, ``vocab_size`` in the ``albert_config`` dict of a YAML config, the
+    ``albert_config.json`` file named, or the config stored with ``model.init_from`` when no albert_config is
+    given (fine-tuning and continued pretraining keep their model's size). Otherwise it is ``data.tokenizer``'s
+    size, else the size stored with ``model.init_from`` or ``--ckpt_path``. The DataModule then refuses a
+    tokenizer larger than the model and warns about one smaller (unused embedding rows).
+    """
+    model, data = config.get("model"), config.get("data")
+    if model is None or "vocab_size" not in model or model.get("vocab_size") is not None:
+        return  # not the pretraining module, or given
+    albert_config = model.get("albert_config")
+    if albert_config is None or isinstance(albert_config, str) or "vocab_size" in albert_config:
+        return  # a file's, or init_from's stored config (or the error that there is none)
+    if data is not None and data.get("tokenizer"):
+        model.vocab_size = load_tokenizer(data.tokenizer, data.get("do_lower_case", True)).vocab_size
+        return
+    for source in (model.get("init_from"), _checkpoint_path(config)):
+        if source and os.path.exists(source):
+            model.vocab_size = _stored_vocab_size(source)
+            return
+    raise UserInputError("the model's vocab_size is not given: pass --data.tokenizer (the model takes its number "
+                         "of pieces) or --model.vocab_size")
+
+
+def _checkpoint_path(config) -> str | None:
+    path = config.get("ckpt_path")
+    if path in ("best", "last"):
+        path = os.path.join(_checkpoint_dir(config.trainer.default_root_dir), f"{path}.ckpt")
+    return path
+
+
+def _stored_vocab_size(source: str) -> int:
+    """vocab_size of a ``save_pretrained`` directory or of one of our checkpoints."""
+    if os.path.isdir(source):
+        path = os.path.join(source, "config.json")
+        if not os.path.isfile(path):
+            raise UserInputError(f"init_from {source}: no config.json (expected a save_pretrained directory)")
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)["vocab_size"]
+    hparams = load_checkpoint_file(source).get("hyper_parameters", {})
+    albert_config = hparams.get("albert_config")
+    if not isinstance(albert_config, dict) or "vocab_size" not in albert_config:
+        raise UserInputError(f"{source}: no model config stored (not a checkpoint of scripts/pretrain.py?)")
+    return albert_config["vocab_size"]
 
 
 def run_cli(model_class, datamodule_class, **kwargs) -> None:

@@ -13,8 +13,7 @@ def test_compare_runs_both_models_end_to_end(sample_tfrecord, sample_spm, tmp_pa
     two_reviews = seed_train_csv(tmp_path)
     config = yaml.safe_load((REPO / "configs" / "compare_tiny.yaml").read_text(encoding="utf-8"))
     config["tokenizer"] = str(sample_spm)
-    config["pretrain"]["args"].update({"data.train_files": str(sample_tfrecord), "data.do_lower_case": True,
-                                       "model.vocab_size": SAMPLE_VOCAB_SIZE})
+    config["pretrain"]["args"].update({"data.train_files": str(sample_tfrecord), "data.do_lower_case": True})
     config["finetune"]["test_file"] = str(two_reviews)
     config["finetune"]["args"].update({"data.train_file": str(two_reviews), "data.val_file": str(two_reviews),
                                        "data.do_lower_case": True})
@@ -25,6 +24,7 @@ def test_compare_runs_both_models_end_to_end(sample_tfrecord, sample_spm, tmp_pa
     albert, bert = report["models"]["albert"], report["models"]["bert"]
     # Same hidden size and layers; ALBERT shares its layers and factorises its embeddings.
     assert albert["model_config"]["hidden_size"] == bert["model_config"]["hidden_size"] == 32
+    assert albert["model_config"]["vocab_size"] == bert["model_config"]["vocab_size"] == SAMPLE_VOCAB_SIZE
     assert albert["parameters"]["total"] < bert["parameters"]["total"]
     assert albert["parameters"]["embedding"] < bert["parameters"]["embedding"]
     assert albert["disk_mb"]["safetensors"] < bert["disk_mb"]["safetensors"]

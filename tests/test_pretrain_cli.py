@@ -53,7 +53,8 @@ def test_bad_input_is_one_line_error(sample_tfrecord, sample_tfrecord_512, sampl
         broken.write_bytes(sample_tfrecord.read_bytes()[:5000])
         train = ["--data.train_files", str(broken)]
     args, fragments = {
-        "glob": (["--data.train_files", str(tmp_path / "nothing*.tfrecord")], ["nothing*.tfrecord", "matches no file"]),
+        "glob": (["--data.train_files", str(tmp_path / "nothing*.tfrecord"), "--model.vocab_size", vocab],
+                 ["nothing*.tfrecord", "matches no file"]),
         "vocab": (train + ["--data.tokenizer", str(sample_spm), "--model.vocab_size", "300"],
                   [f"{vocab} pieces", "vocab_size is 300"]),
         "positions": (["--data.train_files", str(sample_tfrecord_512), "--model.vocab_size", vocab],

@@ -204,10 +204,15 @@ class PretrainingDataModule(pl.LightningDataModule):
 
     def check_model_limits(self, vocab_size: int, max_position_embeddings: int) -> None:
         """Called by the model's ``setup``: refuse data or a tokenizer the model cannot embed."""
-        if self.tokenizer_state and self.tokenizer_state["vocab_size"] > vocab_size:
+        pieces = self.tokenizer_state["vocab_size"] if self.tokenizer_state else None
+        if pieces is not None and pieces > vocab_size:
             raise UserInputError(
-                f"data.tokenizer {self.hparams.tokenizer} has {self.tokenizer_state['vocab_size']} pieces but the "
-                f"model's vocab_size is {vocab_size}; set model.vocab_size >= {self.tokenizer_state['vocab_size']}")
+                f"data.tokenizer {self.hparams.tokenizer} has {pieces} pieces but the model's vocab_size is "
+                f"{vocab_size}; leave model.vocab_size unset (it takes the tokenizer's) or set it >= {pieces}")
+        if pieces is not None and pieces < vocab_size:
+            rank_zero_warn(f"the model's vocab_size {vocab_size} is larger than data.tokenizer's {pieces} pieces: "
+                           f"{vocab_size - pieces} embedding rows are never used (leave model.vocab_size unset to "
+                           f"take the tokenizer's)")
         for dataset in (self.train_set, self.val_set):
             if dataset is None:
                 continue
