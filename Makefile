@@ -56,7 +56,7 @@ reviews-model: setup
 	  --max_seq_length 128 --max_predictions_per_seq 20 --dupe_factor 5 --num_workers 2 --quiet --overwrite
 	rm -rf $(REVIEWS)/pretrain
 	$(PY) scripts/pretrain.py fit --config configs/pretrain_reviews.yaml --trainer.enable_progress_bar false
-	$(PY) scripts/export_hf.py --ckpt $(REVIEWS)/pretrain/checkpoints/last.ckpt --output $(REVIEWS)/export --overwrite
+	$(PY) scripts/export_hf.py --model $(REVIEWS)/pretrain/checkpoints/last.ckpt --output $(REVIEWS)/export --overwrite
 	cp $(REVIEWS)/export/* models/albert-reviews-small/  # beside the model card, which stays
 	$(PY) scripts/plot_curves.py --logdir $(REVIEWS)/pretrain --output models/albert-reviews-small/curves.png \
 	  --tags train/loss val/mlm_accuracy val/mlm_replaced_accuracy val/sop_accuracy
@@ -77,7 +77,7 @@ dish-tagger: setup
 	for test in menu_ner/test.bio mit_restaurant/test.bio nyt_dish/test.csv; do \
 	  $(PY) scripts/finetune.py test $(TAGGER_ARGS) --data.test_file $(D)/$$test --ckpt_path $(TAGGER)/checkpoints/best.ckpt \
 	    | grep -E "test/(f1|precision|recall) " | sed "s|^|$$test |"; done
-	$(PY) scripts/export_hf.py --ckpt $(TAGGER)/checkpoints/best.ckpt --output $(TAGGER)/export --overwrite
+	$(PY) scripts/export_hf.py --model $(TAGGER)/checkpoints/best.ckpt --output $(TAGGER)/export --overwrite
 	mkdir -p models/dish-tagger-small && cp $(TAGGER)/export/* models/dish-tagger-small/  # beside the model card
 
 clean:

@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--random_seed", type=int, default=12345, help="seed: same seed, same files (default: 12345)")
     p.add_argument("--num_workers", type=int, default=1, help="worker processes (default: 1)")
     p.add_argument("--documents_per_piece", type=int, default=DEFAULT_DOCUMENTS_PER_PIECE,
-                   help="documents per piece, i.e. per shard; memory grows with it and with --dupe_factor "
+                   help="most documents per piece, i.e. per shard; memory grows with a piece's text "
                         f"(default: {DEFAULT_DOCUMENTS_PER_PIECE})")
     p.add_argument("--max_piece_bytes", type=max_piece_bytes_flag, default=DEFAULT_MAX_PIECE_BYTES,
                    help="most bytes of text per piece, whichever limit comes first; a longer document is a piece "

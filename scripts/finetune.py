@@ -10,8 +10,13 @@ from datamodules.tagging.datamodule import TokenClassificationDataModule
 from lightning_modules.albert_token_classifier import AlbertTokenClassifierModule
 from lightning_modules.cli import run_cli
 
-if __name__ == "__main__":
+
+def main() -> None:
     run_cli(AlbertTokenClassifierModule, TokenClassificationDataModule, best_monitor="val/f1", best_mode="max",
             links=[("model.init_from", "data.tokenizer_checkpoint", "parse"),
                    ("data.label_names", "model.label_names", "instantiate"),
                    ("data.label_scheme", "model.label_scheme", "instantiate")])
+
+
+if __name__ == "__main__":
+    main()

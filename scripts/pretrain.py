@@ -9,5 +9,10 @@ from datamodules.pretraining.datamodule import PretrainingDataModule
 from lightning_modules.albert_pretrain import AlbertPretrainModule
 from lightning_modules.cli import run_cli
 
-if __name__ == "__main__":
+
+def main() -> None:
     run_cli(AlbertPretrainModule, PretrainingDataModule)
+
+
+if __name__ == "__main__":
+    main()
