@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from datamodules.common.errors import TrainingStoppedError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
+from lightning_modules.model_flops import pretraining_gflop
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
 from lightning_modules.rng_checkpoint import RngStateCheckpoint
 
@@ -102,6 +103,11 @@ class AlbertPretrainModule(pl.LightningModule):
         return {"loss": mlm_loss + sop_loss, "mlm_loss": mlm_loss, "sop_loss": sop_loss,
                 "mlm_accuracy": mlm_accuracy, "mlm_replaced_accuracy": mlm_replaced_accuracy,
                 "sop_accuracy": sop_accuracy}
+
+    def training_gflop(self, batch: dict[str, torch.Tensor]) -> float:
+        """Matmul GFLOPs of one training step on ``batch`` (for MFU: callbacks.UtilizationMonitor)."""
+        batch_size, seq_len = batch["input_ids"].shape
+        return pretraining_gflop(self.config, batch_size, seq_len, batch["masked_lm_positions"].size(1))
 
     def _log_metrics(self, stage: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
         on_step = stage == "train"

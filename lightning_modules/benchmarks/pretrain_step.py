@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 
 import torch
 
 from datamodules.common.errors import UserInputError
 from lightning_modules import cpu_bf16
 from lightning_modules.benchmarks.common import add_model_size_arguments, timed_steps
+from lightning_modules.model_flops import matmul_peak_gflops, pretraining_gflop
 from lightning_modules.reporting.measurements import peak_rss_mb
 
 SUMMARY = "pretraining step throughput: ours vs transformers + AdamW"
@@ -44,29 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-slow-bf16", action="store_true",
                         help="run bf16-mixed even on a CPU without native bf16 (default: report that and skip)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
-
-
-def matmul_peak_gflops(dtype: torch.dtype, n: int = 512, repeats: int = 5, budget_s: float = 2.0) -> float:
-    """Best n x n matmul rate in GFLOP/s, in at most ``repeats`` timings or about ``budget_s`` seconds
-    (on a CPU without native bf16 one bf16 matmul of this size takes ~0.2 s)."""
-    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
-    a @ b
-    times: list[float] = []
-    while len(times) < repeats and sum(times) < budget_s:
-        start = time.perf_counter()
-        a @ b
-        times.append(time.perf_counter() - start)
-    return 2 * n ** 3 / min(times) / 1e9
-
-
-def model_gflop_per_step(config, batch_size: int, seq_len: int, masked: int) -> float:
-    """Analytic matmul FLOPs of one training step (forward x 3), as ALBERT computes on real tokens."""
-    h, e, i, layers, v = (config.hidden_size, config.embedding_size, config.intermediate_size,
-                          config.num_hidden_layers, config.vocab_size)
-    tokens = batch_size * seq_len
-    per_layer = tokens * (4 * h * h + 2 * h * i) * 2 + 2 * 2 * batch_size * seq_len * seq_len * h
-    forward = tokens * e * h * 2 + layers * per_layer + batch_size * masked * (h * e + e * v) * 2
-    return 3 * forward / 1e9
 
 
 def synthetic_batches(args, vocab_size: int, count: int) -> list[dict[str, torch.Tensor]]:
@@ -185,7 +162,7 @@ def run(args) -> dict:
     masked = statistics.mean(float(b["masked_lm_weights"].sum()) / args.batch_size for b in timed)
     # FLOPs of the shapes our step computes (batches trimmed to their longest real sequence).
     computed_len = round(statistics.mean(b["input_ids"].shape[1] for b in trimmed[args.warmup_steps:]))
-    gflop = model_gflop_per_step(config, args.batch_size, computed_len, round(masked))
+    gflop = pretraining_gflop(config, args.batch_size, computed_len, round(masked))
     # Only the peak of the dtype this run computes in; against the fallback's "peak" a ratio means nothing.
     peak_dtype = "bf16" if bf16 else "fp32"
     peak = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32)
