@@ -10,6 +10,8 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 from lightning_modules.cpu_bf16 import slow_bf16_warning
+from lightning_modules.model_flops import compute_dtype, peak_gflops
+from lightning_modules.reporting.measurements import peak_rss_mb
 
 
 class SigtermCheckpoint(Callback):
@@ -65,7 +67,7 @@ class ProgressLog(Callback):
     file): step, the logged training metrics, sequences/s and the time left. The progress bar writes a log
     file nothing until an epoch ends; a terminal keeps the bar alone. ``every_n_steps: 0`` turns it off."""
 
-    METRICS = ("train/loss", "train/mlm_accuracy", "train/sop_accuracy")
+    METRICS = ("train/loss", "train/mlm_accuracy", "train/sop_accuracy", "train/mfu")
 
     def __init__(self, every_n_steps: int = 50):
         self.every_n_steps = every_n_steps
@@ -91,6 +93,61 @@ class ProgressLog(Callback):
                            for name in self.METRICS if name in trainer.callback_metrics)
         print(f"step {step}/{self._total} epoch {trainer.current_epoch} {metrics} "
               f"sequences/s {self._sequences / elapsed:.1f} eta {_duration(left)}", flush=True)
+
+
+class UtilizationMonitor(Callback):
+    """Model FLOPs utilization while training, for a module that counts its FLOPs (``training_gflop(batch)``):
+    every ``every_n_batches`` batches it logs ``train/mfu`` (achieved FLOP/s over the device's peak in the run's
+    dtype, lightning_modules/model_flops.py), ``train/tflops`` and ``train/peak_memory_mb`` (the GPU's peak
+    allocation, or the process's peak RSS on a CPU). Windows are timed end to end, data loading included,
+    and start afresh after validation. Each rank measures its own batches against its own device."""
+
+    def __init__(self, every_n_batches: int = 10):
+        self.every_n_batches = every_n_batches
+        self._active = False
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        self._active = stage == "fit" and hasattr(pl_module, "training_gflop")
+        if self._active:
+            self._device = trainer.strategy.root_device
+            self._peak, _ = peak_gflops(self._device, compute_dtype(trainer.precision))
+            self._restart()
+
+    def _restart(self) -> None:
+        self._window_start, self._gflop, self._batches = None, 0.0, 0
+
+    def _now(self) -> float:
+        if self._device.type == "cuda":
+            torch.cuda.synchronize(self._device)  # once per window: kernels run ahead of the host
+        return time.perf_counter()
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx: int) -> None:
+        if self._active and self._window_start is None:
+            self._window_start = self._now()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if not self._active:
+            return
+        self._gflop += pl_module.training_gflop(batch)
+        self._batches += 1
+        if self._batches < self.every_n_batches:
+            return
+        tflops = self._gflop / (self._now() - self._window_start) / 1e3
+        self._restart()
+        metrics = {"train/tflops": tflops, "train/peak_memory_mb": self._peak_memory_mb()}
+        if self._peak:
+            metrics["train/mfu"] = tflops * 1e3 / self._peak
+        for name, value in metrics.items():
+            pl_module.log(name, value, on_step=True, on_epoch=False, prog_bar=name == "train/mfu", rank_zero_only=True)
+
+    def _peak_memory_mb(self) -> float:
+        if self._device.type == "cuda":
+            return torch.cuda.max_memory_allocated(self._device) / 2 ** 20
+        return peak_rss_mb()
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if self._active:
+            self._restart()
 
 
 def _duration(seconds: float) -> str:

@@ -27,6 +27,7 @@ from lightning_modules.callbacks import (
     SigtermCheckpoint,
     SlowBf16Warning,
     StepProgressBar,
+    UtilizationMonitor,
 )
 from lightning_modules.quiet_output import quiet_library_output
 
@@ -64,7 +65,8 @@ class AlbertCLI(LightningCLI):
         # A callback without arguments: as a trainer default (an argument group of none is never built).
         defaults = kwargs.setdefault("trainer_defaults", {})
         self._work, self._new_dirs = _WorkDone(), set()
-        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning(), OutOfMemoryAdvice(), self._work]
+        defaults["callbacks"] = [*defaults.get("callbacks", []), SlowBf16Warning(), OutOfMemoryAdvice(),
+                                                      UtilizationMonitor(), self._work]
         try:
             super().__init__(*args, **kwargs)
         except BaseException:
