@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench reviews-model dish-tagger clean
+.PHONY: setup test demo bench reviews-model dish-tagger clean device-check device-check-tiny device-wheels
 
 setup: $(STAMP)
 
@@ -43,6 +43,22 @@ bench: setup
 	  --tokenizer $(SHARED_DATA)/nyt_dish/nyt_spm.model
 	test ! -f $(SHARED_DATA)/nyt_dish/reviews.txt || $(BENCH) datagen --json \
 	  --input $(SHARED_DATA)/nyt_dish/reviews.txt --vocab $(SHARED_DATA)/nyt_dish/nyt_spm.model
+
+# The prepared accelerator run (scripts/device_check.py: pretraining eager and compiled, MFU, memory, then
+# fine-tuning and prediction, as JSON); device-check-tiny is the same on any CPU in seconds (a test runs it).
+device-check: setup
+	$(PY) scripts/device_check.py --output runs/device-check
+device-check-tiny: setup
+	$(PY) scripts/device_check.py --output runs/device-check-tiny --tiny
+# What a lent GPU machine's Python lacks (it has torch, lightning; no network), at the lock file's versions,
+# as wheels for its Python 3.12 in .whl/ (docs/performance.md: how to carry and install them there).
+DEVICE_WHEELS := .whl
+device-wheels: setup
+	rm -rf $(DEVICE_WHEELS)
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d $(DEVICE_WHEELS) \
+	  $$(grep -E '^(jsonargparse|docstring_parser|typeshed_client|crc32c|transformers|huggingface_hub)==' requirements.lock)
+	$(PY) -m pip wheel --quiet --no-deps -w $(DEVICE_WHEELS) $$(grep -E '^tfrecord==' requirements.lock)
 
 # models/albert-reviews-small from the shared review corpora (training text only: no labelled val/test
 # text), with configs/pretrain_reviews.yaml; about 90 minutes on 2 CPU cores. Fixed seeds throughout.

@@ -44,6 +44,10 @@ class AlbertPretrainModule(pl.LightningModule):
         betas, eps: the optimizer's moments and epsilon (ALBERT: 0.9, 0.999, 1e-6).
         max_nonfinite_steps: a NaN/inf loss skips its step (counted in ``train/skipped_steps``); this many
             in a row stop training with an error. 0 turns the check off (it costs one host sync per step).
+        compile: ``torch.compile`` the encoder (``nn.Module.compile``: the weights and checkpoint keys stay as
+            they are); the first steps and each new batch length compile, later ones run the fused kernels.
+        attn_implementation: transformers' attention kernel, ``sdpa`` (its default for ALBERT and BERT:
+            PyTorch's fused scaled-dot-product attention) or ``eager`` (the matmuls written out).
     """
 
     def __init__(
@@ -60,12 +64,17 @@ class AlbertPretrainModule(pl.LightningModule):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-6,
         max_nonfinite_steps: int = 10,
+        compile: bool = False,
+        attn_implementation: Literal["sdpa", "eager"] = "sdpa",
     ):
         super().__init__()
         self.backbone, self.config, self.model = build_model(PRETRAINING, albert_config, model_type, init_from,
                                                              vocab_size)
         self.save_hyperparameters()
         store_resolved(self.hparams, self.backbone, self.config)
+        self.model.set_attn_implementation(attn_implementation)
+        if compile:
+            self.model.base_model.compile()
         self._last_batch_time: Optional[float] = None
         self._nonfinite_in_a_row = 0
         self._skipped_steps = 0

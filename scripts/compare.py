@@ -28,9 +28,7 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 import torch
 import yaml
@@ -47,11 +45,10 @@ from lightning_modules.reporting.measurements import (
     inference_peak_rss_mb,
     inference_profiles,
     parameter_counts,
-    peak_rss_mb,
 )
-from lightning_modules.reporting.run_metrics import metrics_logger_args, read_metrics
+from lightning_modules.reporting.run_metrics import read_metrics
+from lightning_modules.reporting.stage_runs import cli_args, last_value, run_folder, run_stage
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -75,43 +72,6 @@ def load_config(path: str) -> dict:
     if not os.path.isfile(config["tokenizer"]):
         raise UserInputError(f"{path}: tokenizer {config['tokenizer']} does not exist")
     return config
-
-
-def cli_args(args: dict | None) -> list[str]:
-    """{"trainer.max_steps": 400} -> ["--trainer.max_steps", "400"] (lists and dicts as YAML flow)."""
-    out = []
-    for key, value in (args or {}).items():
-        text = yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip() \
-            if isinstance(value, (list, dict, bool)) or value is None else str(value)
-        out += [f"--{key}", text]
-    return out
-
-
-def run_stage(name: str, command: list[str], log_path: str) -> dict:
-    """Run one of our scripts, its output into ``log_path``; wall seconds and the process's peak memory."""
-    print(f"== {name}", flush=True)
-    os.makedirs(os.path.dirname(log_path), exist_ok=True)
-    start = time.perf_counter()
-    with open(log_path, "w", encoding="utf-8") as log:
-        process = subprocess.Popen([sys.executable, *command], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        with open(log_path, encoding="utf-8") as f:
-            tail = [line.rstrip() for line in f if line.strip()][-1:] or ["(no output)"]
-        raise UserInputError(f"{name} failed: {tail[0]} (full log: {log_path})")
-    return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(usage)}
-
-
-def run_folder(run_dir: str) -> list[str]:
-    """Options putting a stage's checkpoints and logs under ``run_dir``, its numbers where read_metrics reads them."""
-    return ["--trainer.default_root_dir", run_dir, *metrics_logger_args(run_dir)]
-
-
-def last_value(metrics: dict, name: str, source: str) -> float:
-    if name not in metrics:
-        raise UserInputError(f"{source}: no '{name}' was logged")
-    return metrics[name][-1][1]
 
 
 def pretrain(config: dict, model_type: str, root: str) -> tuple[dict, str]:
