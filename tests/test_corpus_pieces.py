@@ -3,10 +3,12 @@ lone huge one is a piece alone, the output stays the same whatever the workers o
 records the limit, and shards made before it existed read as no limit."""
 import json
 import random
+import subprocess
+import sys
 
 import pytest
 
-from conftest import SAMPLE, assert_one_line_error, run_script
+from conftest import REPO, SAMPLE, assert_one_line_error, run_script
 from datamodules.common.errors import UserInputError
 from datamodules.pretraining.corpus_pieces import corpus_pieces, document_bytes
 from datamodules.pretraining.data_creation import create_pretraining_data, write_shuffled_shard
@@ -129,3 +131,13 @@ def test_a_bad_byte_limit_is_a_one_line_error(long_corpus, sample_spm, tmp_path,
                         str(sample_spm), "--output_file", str(tmp_path / "out.tfrecord"), f"--max_piece_bytes={value}")
     assert_one_line_error(result, f"max_piece_bytes must be >= 1 (bytes of text per piece), got {value}")
     assert not list(tmp_path.glob("out*"))
+
+
+def test_data_creation_runs_without_torch():
+    # torch (~200 MB a process, pulled in by the tfrecord package) would sit in the script and in every worker.
+    code = ("import sys, runpy; sys.argv = ['create_pretraining_data.py', '--help']\n"
+            "try:\n    runpy.run_path('scripts/create_pretraining_data.py', run_name='__main__')\n"
+            "except SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'\n"
+            "import datamodules.pretraining.data_creation\nassert 'torch' not in sys.modules, 'torch imported'")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1000:]

@@ -19,7 +19,6 @@ from typing import Iterable, Sequence
 
 import crc32c
 import numpy as np
-from tfrecord import example_pb2
 
 from datamodules.common.errors import UserInputError
 from datamodules.pretraining import example_wire
@@ -180,9 +179,18 @@ def read_record(f, path: str, offset: int, length: int) -> bytes:
     return data
 
 
+@functools.cache
+def _example_message():
+    # Imported on first read: the tfrecord package imports torch (~200 MB a process), which writing never needs,
+    # so create_pretraining_data's parent and workers stay without it.
+    from tfrecord import example_pb2
+
+    return example_pb2.Example
+
+
 def parse_example(data: bytes, names: Iterable[str] = TRAINING_FEATURES) -> dict[str, np.ndarray]:
     """Feature name -> int64 or float32 array, for the given names (all must be present)."""
-    feature = example_pb2.Example.FromString(data).features.feature
+    feature = _example_message().FromString(data).features.feature
     out = {}
     for name in names:
         if name not in feature:

@@ -24,13 +24,14 @@ def peak_rss_mb(usage: resource.struct_rusage | None = None) -> float:
 
 
 class ProcessTreeMemory:
-    """Peak memory of this process and all its descendants (the forked workers), summed, sampled every
-    ``interval`` seconds from /proc (Linux) in a thread: ``peak_rss`` counts pages shared after a fork
-    (torch's, imported by the tfrecord package) once per process, as ``ps`` would add them up;
-    ``peak_pss`` shares them out (/proc/PID/smaps_rollup), the memory the tree really holds."""
+    """Peak memory of a process (``root``: this one by default) and all its descendants (forked workers),
+    summed, sampled every ``interval`` seconds from /proc (Linux) in a thread: ``peak_rss`` counts pages
+    shared after a fork once per process, as ``ps`` would add them up; ``peak_pss`` shares them out
+    (/proc/PID/smaps_rollup), the memory the tree really holds."""
 
-    def __init__(self, interval: float = 0.05):
+    def __init__(self, interval: float = 0.05, root: int | None = None):
         self.interval, self.peak_rss, self.peak_pss = interval, 0, 0
+        self.root = root or os.getpid()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
@@ -62,7 +63,7 @@ class ProcessTreeMemory:
 
     def _sample(self) -> None:
         while True:
-            tree = self._tree(os.getpid())
+            tree = self._tree(self.root)
             rss = sum(self._kilobytes(f"/proc/{pid}/status", "VmRSS:") for pid in tree)
             pss = sum(self._kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:") for pid in tree)
             self.peak_rss, self.peak_pss = max(self.peak_rss, rss * 1024), max(self.peak_pss, pss * 1024)
