@@ -83,7 +83,11 @@ def run(args) -> dict:
         process = subprocess.Popen(script_command(args, output), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)
         with ProcessTreeMemory(root=process.pid) as memory:
-            _, stderr = process.communicate()
+            try:
+                _, stderr = process.communicate()
+            except BaseException:  # interrupted: leave no script running (its workers end with it)
+                process.terminate()
+                raise
         seconds = time.perf_counter() - start
         if process.returncode:
             raise UserInputError(f"create_pretraining_data.py failed: {(stderr.strip().splitlines() or ['?'])[-1]}")

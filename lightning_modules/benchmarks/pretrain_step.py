@@ -44,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-slow-bf16", action="store_true",
                         help="run bf16-mixed even on a CPU without native bf16 (default: report that and skip)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    parser.add_argument("--compile", action="store_true",
+                        help="our encoder through torch.compile (--model.compile true); compiling is in the warm-up")
 
 
 def synthetic_batches(args, vocab_size: int, count: int) -> list[dict[str, torch.Tensor]]:
@@ -121,7 +123,7 @@ def run(args) -> dict:
                    for b in batches]
 
     torch.manual_seed(0)
-    ours = AlbertPretrainModule(albert_config=config.to_dict())
+    ours = AlbertPretrainModule(albert_config=config.to_dict(), compile=args.compile)
     optimizer = Lamb(decay_param_groups(ours.model, 0.01), lr=1e-3)
 
     def our_step(batch) -> torch.Tensor:
@@ -167,7 +169,8 @@ def run(args) -> dict:
     peak_dtype = "bf16" if bf16 else "fp32"
     peak = matmul_peak_gflops(torch.bfloat16 if bf16 else torch.float32)
     return {
-        "benchmark": "pretrain", "precision": args.precision, "threads": torch.get_num_threads(), **bf16_support,
+        "benchmark": "pretrain", "precision": args.precision, "compile": args.compile,
+        "threads": torch.get_num_threads(), **bf16_support,
         "data": args.data or "synthetic", "batch_size": args.batch_size, "seq_len": args.seq_len,
         "sequences_per_s": args.batch_size / our_step_s, "real_tokens_per_s": real_tokens / our_step_s,
         "reference_sequences_per_s": args.batch_size / ref_step_s,
