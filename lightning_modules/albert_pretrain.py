@@ -13,13 +13,21 @@ from typing import Any, Literal, Optional, Union
 
 import lightning.pytorch as pl
 import torch
-import torch.nn.functional as F
 
-from datamodules.common.errors import TrainingStoppedError
+from datamodules.common.errors import TrainingStoppedError, UserInputError
 from lightning_modules.albert_init import PRETRAINING, build_model, store_resolved
 from lightning_modules.lamb import Lamb
 from lightning_modules.model_flops import pretraining_gflop
 from lightning_modules.optimization import decay_param_groups, warmup_poly_decay
+from lightning_modules.pretraining_objectives import (
+    ReplacedTokenHead,
+    build_generator,
+    corrupt_with_samples,
+    gather_positions,
+    masked_lm_terms,
+    replaced_token_terms,
+    sentence_order_terms,
+)
 from lightning_modules.rng_checkpoint import RngStateCheckpoint
 
 
@@ -48,6 +56,14 @@ class AlbertPretrainModule(pl.LightningModule):
             they are); the first steps and each new batch length compile, later ones run the fused kernels.
         attn_implementation: transformers' attention kernel, ``sdpa`` (its default for ALBERT and BERT:
             PyTorch's fused scaled-dot-product attention) or ``eager`` (the matmuls written out).
+        objective: ``mlm`` (masked LM, ALBERT's) or ``rtd`` (ELECTRA's replaced-token detection: a generator of
+            ``generator_size`` times the width, sharing the embeddings, fills the masked positions with samples
+            and the encoder labels every token original or replaced; lightning_modules/pretraining_objectives.py).
+            The encoder (``model.albert``) is what fine-tuning and export use either way; with rtd the saved
+            masked-LM head of ``model`` stays untrained (the generator's is not exported).
+        sop_weight: weight of the sentence-order loss (0: none; its pooler and head are then frozen).
+        generator_size: with rtd, the generator's hidden/heads/intermediate sizes as a share of the encoder's.
+        rtd_weight: with rtd, loss = generator MLM loss + rtd_weight x detection loss (ELECTRA: 50).
     """
 
     def __init__(
@@ -66,18 +82,45 @@ class AlbertPretrainModule(pl.LightningModule):
         max_nonfinite_steps: int = 10,
         compile: bool = False,
         attn_implementation: Literal["sdpa", "eager"] = "sdpa",
+        objective: Literal["mlm", "rtd"] = "mlm",
+        sop_weight: float = 1.0,
+        generator_size: float = 0.25,
+        rtd_weight: float = 50.0,
     ):
         super().__init__()
         self.backbone, self.config, self.model = build_model(PRETRAINING, albert_config, model_type, init_from,
                                                              vocab_size)
         self.save_hyperparameters()
         store_resolved(self.hparams, self.backbone, self.config)
-        self.model.set_attn_implementation(attn_implementation)
-        if compile:
-            self.model.base_model.compile()
+        if objective == "rtd":
+            if self.backbone.name != "albert":
+                raise UserInputError("model.objective rtd shares ALBERT's factorized embeddings with its generator: "
+                                     "use model.model_type albert")
+            self.generator = build_generator(self.model, self.config, generator_size)
+            self.rtd_head = ReplacedTokenHead(self.config.hidden_size)
+        self._freeze_unused_heads()
+        for encoder in [self.model.base_model, *([self.generator.albert] if objective == "rtd" else [])]:
+            encoder.set_attn_implementation(attn_implementation)
+            if compile:
+                encoder.compile()
         self._last_batch_time: Optional[float] = None
         self._nonfinite_in_a_row = 0
         self._skipped_steps = 0
+
+    def _freeze_unused_heads(self) -> None:
+        """Heads that get no gradient under these settings are frozen (DDP fails on parameters without a
+        gradient): the sentence-order pooler and head without SOP; with rtd, the encoder's own masked-LM head
+        (not the word embeddings its decoder shares)."""
+        unused = []
+        if self.hparams.sop_weight == 0:
+            unused += [self.model.base_model.pooler, self.backbone.sentence_order_head(self.model)]
+        if self.hparams.objective == "rtd":
+            unused.append(self.backbone.mlm_head(self.model))
+        shared = self.model.get_input_embeddings().weight
+        for module in unused:
+            for parameter in module.parameters():
+                if parameter is not shared:
+                    parameter.requires_grad_(False)
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
@@ -86,37 +129,44 @@ class AlbertPretrainModule(pl.LightningModule):
 
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Losses and accuracies for one batch of Google-schema features."""
-        out = self.model.base_model(
-            input_ids=batch["input_ids"], attention_mask=batch["input_mask"], token_type_ids=batch["segment_ids"]
-        )
-        hidden = out.last_hidden_state  # (B, L, H)
-        positions = batch["masked_lm_positions"]  # (B, P)
-        gathered = hidden.gather(1, positions.unsqueeze(-1).expand(-1, -1, hidden.size(-1)))
-        mlm_logits = self.backbone.mlm_head(self.model)(gathered).float()  # (B, P, V): only masked positions
-        weights = batch["masked_lm_weights"].float()
-        labels = batch["masked_lm_ids"]
-        per_token = F.cross_entropy(mlm_logits.flatten(0, 1), labels.flatten(), reduction="none")
-        weight_sum = weights.sum()
-        mlm_loss = (per_token * weights.flatten()).sum() / (weight_sum + 1e-5)
-        mlm_correct = (mlm_logits.argmax(-1) == labels).float()
-        mlm_accuracy = (mlm_correct * weights).sum() / (weight_sum + 1e-5)
-        # Google's accuracy above also counts the ~10% of targets left unchanged in the input, which copying gets
-        # right; this one counts only targets whose input was replaced ([MASK] or a random token).
-        replaced = weights * (batch["input_ids"].gather(1, positions) != labels).float()
-        mlm_replaced_accuracy = (mlm_correct * replaced).sum() / (replaced.sum() + 1e-5)
+        if self.hparams.objective == "rtd":
+            return self._replaced_token_detection(batch)
+        out = self._encode(self.model.base_model, batch["input_ids"], batch)
+        mlm_head = self.backbone.mlm_head(self.model)
+        logits = mlm_head(gather_positions(out.last_hidden_state, batch["masked_lm_positions"])).float()
+        terms = masked_lm_terms(logits, batch)  # (B, P, V): the head runs only at masked positions
+        return self._with_sentence_order(terms, terms["mlm_loss"], out, batch)
 
-        sop_logits = self.backbone.sentence_order_head(self.model)(out.pooler_output).float()
-        sop_labels = batch["next_sentence_labels"].view(-1)
-        sop_loss = F.cross_entropy(sop_logits, sop_labels)
-        sop_accuracy = (sop_logits.argmax(-1) == sop_labels).float().mean()
-        return {"loss": mlm_loss + sop_loss, "mlm_loss": mlm_loss, "sop_loss": sop_loss,
-                "mlm_accuracy": mlm_accuracy, "mlm_replaced_accuracy": mlm_replaced_accuracy,
-                "sop_accuracy": sop_accuracy}
+    def _replaced_token_detection(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        generated = self._encode(self.generator.albert, batch["input_ids"], batch).last_hidden_state
+        generator_logits = self.generator.predictions(gather_positions(generated, batch["masked_lm_positions"]))
+        terms = masked_lm_terms(generator_logits.float(), batch, prefix="gen_mlm")
+        corrupted, replaced = corrupt_with_samples(batch, generator_logits)
+        out = self._encode(self.model.base_model, corrupted, batch)
+        terms.update(replaced_token_terms(self.rtd_head(out.last_hidden_state), replaced, batch["input_mask"]))
+        loss = terms["gen_mlm_loss"] + self.hparams.rtd_weight * terms["rtd_loss"]
+        return self._with_sentence_order(terms, loss, out, batch)
+
+    @staticmethod
+    def _encode(encoder: torch.nn.Module, input_ids: torch.Tensor, batch: dict[str, torch.Tensor]):
+        return encoder(input_ids=input_ids, attention_mask=batch["input_mask"], token_type_ids=batch["segment_ids"])
+
+    def _with_sentence_order(self, terms: dict, loss: torch.Tensor, out, batch: dict[str, torch.Tensor]) -> dict:
+        if self.hparams.sop_weight > 0:
+            sop_logits = self.backbone.sentence_order_head(self.model)(out.pooler_output).float()
+            terms.update(sentence_order_terms(sop_logits, batch))
+            loss = loss + self.hparams.sop_weight * terms["sop_loss"]
+        return {"loss": loss, **terms}
 
     def training_gflop(self, batch: dict[str, torch.Tensor]) -> float:
         """Matmul GFLOPs of one training step on ``batch`` (for MFU: callbacks.UtilizationMonitor)."""
         batch_size, seq_len = batch["input_ids"].shape
-        return pretraining_gflop(self.config, batch_size, seq_len, batch["masked_lm_positions"].size(1))
+        masked = batch["masked_lm_positions"].size(1)
+        if self.hparams.objective == "mlm":
+            return pretraining_gflop(self.config, batch_size, seq_len, masked)
+        head = 3 * batch_size * seq_len * (self.config.hidden_size + 1) * self.config.hidden_size * 2 / 1e9
+        return (pretraining_gflop(self.generator.config, batch_size, seq_len, masked)
+                + pretraining_gflop(self.config, batch_size, seq_len, 0) + head)
 
     def _log_metrics(self, stage: str, metrics: dict[str, torch.Tensor], batch_size: int) -> None:
         on_step = stage == "train"
@@ -163,7 +213,7 @@ class AlbertPretrainModule(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
         optimizer_class = torch.optim.AdamW if hp.optimizer == "adamw" else Lamb
-        optimizer = optimizer_class(decay_param_groups(self.model, hp.weight_decay), lr=hp.learning_rate,
+        optimizer = optimizer_class(decay_param_groups(self, hp.weight_decay), lr=hp.learning_rate,
                                     betas=tuple(hp.betas), eps=hp.eps)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_poly_decay(
             lambda: self.trainer.estimated_stepping_batches, warmup_steps=hp.warmup_steps, power=hp.poly_power))

@@ -67,7 +67,7 @@ class ProgressLog(Callback):
     file): step, the logged training metrics, sequences/s and the time left. The progress bar writes a log
     file nothing until an epoch ends; a terminal keeps the bar alone. ``every_n_steps: 0`` turns it off."""
 
-    METRICS = ("train/loss", "train/mlm_accuracy", "train/sop_accuracy", "train/mfu")
+    METRICS = ("train/loss", "train/mlm_accuracy", "train/rtd_accuracy", "train/sop_accuracy", "train/mfu")
 
     def __init__(self, every_n_steps: int = 50):
         self.every_n_steps = every_n_steps
