@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test demo bench reviews-model dish-tagger clean device-check device-check-tiny device-wheels
+.PHONY: setup test demo bench reviews-model dish-tagger clean device-check device-check-tiny device-wheels peer-spacy
 
 setup: $(STAMP)
 
@@ -59,6 +59,20 @@ device-wheels: setup
 	  --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d $(DEVICE_WHEELS) \
 	  $$(grep -E '^(jsonargparse|docstring_parser|typeshed_client|crc32c|transformers|huggingface_hub)==' requirements.lock)
 	$(PY) -m pip wheel --quiet --no-deps -w $(DEVICE_WHEELS) $$(grep -E '^tfrecord==' requirements.lock)
+
+# The peer baseline: spaCy's NER from scratch on menu_ner (requirements-peer.lock, never imported by the package),
+# and our bundled tagger, both tagging menu_ner's test texts into predict.py's JSONL, scored by the same code.
+PEER := runs/peer-spacy
+MENU := $(SHARED_DATA)/menu_ner
+peer-spacy: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-peer.lock
+	$(PY) scripts/spacy_peer.py --train $(MENU)/train.bio --dev $(MENU)/valid.bio --test $(MENU)/test.bio --output $(PEER)
+	$(PY) scripts/score_spans.py --gold $(MENU)/test.bio --write-texts $(PEER)/test_texts.txt
+	$(PY) scripts/predict.py --model models/dish-tagger-small --input $(PEER)/test_texts.txt \
+	  --output $(PEER)/ours-predictions.jsonl --overwrite
+	@echo "spaCy (from scratch):"; $(PY) scripts/score_spans.py --gold $(MENU)/test.bio --predictions $(PEER)/predictions.jsonl
+	@echo "models/dish-tagger-small:"; $(PY) scripts/score_spans.py --gold $(MENU)/test.bio \
+	  --predictions $(PEER)/ours-predictions.jsonl
 
 # models/albert-reviews-small from the shared review corpora (training text only: no labelled val/test
 # text), with configs/pretrain_reviews.yaml; about 90 minutes on 2 CPU cores. Fixed seeds throughout.

@@ -1,5 +1,6 @@
 """finetune.py fit/test and predict.py end to end, from a pretraining checkpoint; bad inputs as one-line errors."""
 import json
+import re
 import subprocess
 import sys
 
@@ -58,6 +59,16 @@ def test_fit_test_and_predict(pretrained, tmp_path):
     assert to_file.returncode == 0, to_file.stderr
     records = [json.loads(x) for x in out.read_text().splitlines()]
     assert len(records) == len({r["text"] for r in records}) > 50
+
+    # scripts/score_spans.py on predict.py's output gives finetune.py test's F1: one way of counting
+    texts, scored, gold = tmp_path / "texts.txt", tmp_path / "scored.jsonl", "data/sample/dish_val.csv"
+    assert run_script("score_spans.py", "--gold", gold, "--write-texts", str(texts)).returncode == 0
+    tagged = run_script("predict.py", "--model", str(best), "--input", str(texts), "--output", str(scored))
+    assert tagged.returncode == 0, tagged.stderr
+    score = run_script("score_spans.py", "--gold", gold, "--predictions", str(scored), "--json")
+    assert score.returncode == 0, score.stderr
+    test_f1 = float(re.search(r"test/f1\D+([0-9.]+)", test.stdout).group(1))
+    assert json.loads(score.stdout)["f1"] == pytest.approx(test_f1, abs=1e-4)
 
 
 @pytest.mark.parametrize("case", ["columns", "bio_line", "unseen_label", "vocab_mismatch"])
