@@ -68,3 +68,16 @@ def test_misaligned_or_malformed_predictions_are_one_line_errors(gold, tmp_path,
     predictions.write_text(rows)
     assert_one_line_error(run_script("score_spans.py", "--gold", str(gold), "--predictions", str(predictions)),
                           *fragments)
+
+
+def test_spacy_peer_keeps_the_gold_tokens_and_writes_what_the_scorer_reads(gold, tmp_path):
+    from scripts.spacy_peer import prediction_record, words_and_spans  # importing it does not import spaCy
+
+    example = read_bio_examples(str(gold))[0]
+    words, spans = words_and_spans(example)
+    assert words == ["I", "like", "pad", "see", "ew"] and spans == [(7, 17, "MENU")]
+    predictions = tmp_path / "p.jsonl"
+    predictions.write_text(jsonl(*[prediction_record(e.text, words_and_spans(e)[1])
+                                   for e in read_bio_examples(str(gold))]))
+    scores = score_predictions(read_bio_examples(str(gold)), read_predictions(str(predictions)), "p.jsonl")
+    assert (scores.true_positives, scores.false_positives, scores.false_negatives) == (2, 0, 0)
